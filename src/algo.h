@@ -1,6 +1,6 @@
 /*
  * algo.h - the algorithm table and the two choices a call makes:
- * which algorithm (by problem shape, select.c) and which ISA (by CPU, cpu/cpu.c).
+ * which algorithm (by problem shape, select.c) and which ISA (by CPU, cpu.c).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -34,7 +34,7 @@ size_t tconv__algo_workspace(const tconv_shape *s, const tconv_algo_choice *c);
 tconv_status tconv__algo_run(const tconv_problem *pb, const tconv_algo_choice *c,
                              const tconv_exec *exec, void *workspace);
 
-/* ------------------------------------------------------------ ISA (cpu/cpu.c) */
+/* ------------------------------------------------------------ ISA (cpu.c) */
 /* Pure: the best ISA a CPU with these features supports, capped by a TCONV_ISA-style
  * request string (NULL or "" = no cap; unknown strings are ignored). */
 typedef struct tconv_cpu_features {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../algo.h"
+#include "algo.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #  include <cpuid.h>

@@ -1,0 +1,83 @@
+/*
+ * gemm.h - tconv's packed single-precision GEMM: C (+)= A * B (+ bias per row).
+ *
+ * The algorithm (packing formats, cache blocking) lives in gemm.c; micro-kernels live
+ * in one file per ISA (ukernel_scalar.c, ../x86/ukernel_avx2.c, ../x86/ukernel_avx512.c)
+ * and are picked by ISA through tconv__gemm_kernel(). Every ISA kernel is tested
+ * against the scalar one (tests/test_gemm.c).
+ *
+ * Packed formats (floats, 64-byte aligned buffers recommended):
+ *   packed A: ceil(M/MR) panels; panel i holds rows [i*MR, i*MR+MR) for all K:
+ *             element (r, p) of the panel at panel[p*MR + r]; rows past M are zero.
+ *             Panel i starts at ap + i*MR*K.
+ *   packed B: ceil(N/NR) panels; panel j holds columns [j*NR, j*NR+NR) for all K:
+ *             element (p, c) at panel[p*NR + c]; columns past N are zero.
+ *             Panel j starts at bp + j*NR*K.
+ * Because panels hold all of K, a K block [p0, p0+kc) of a panel is just an offset
+ * (p0*MR or p0*NR): packing never has to be redone per K block.
+ *
+ * Micro-kernel contract (tconv_ukernel_fn): computes the MR x NR product of one A
+ * panel slice (k x MR, at `a`) and one B panel slice (k x NR, at `b`), k >= 1, and
+ * writes its top-left m x n corner (1 <= m <= MR, 1 <= n <= NR) to C, where element
+ * (r, c) lives at c[r*rs_c + c*cs_c] (any strides, any sign, cs_c == 1 is the fast case):
+ *   accumulate != 0:  C += A*B                     (bias ignored)
+ *   accumulate == 0:  C  = A*B + (bias ? bias[r] : 0)
+ * Elements outside the m x n corner are neither read nor written. Summation over k is
+ * in increasing p order with one accumulator per C element (FMA or mul+add per ISA),
+ * so a kernel's result does not depend on m, n or the position of the tile.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TCONV_GEMM_H
+#define TCONV_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../internal.h"
+
+typedef void (*tconv_ukernel_fn)(int64_t k, const float *a, const float *b, float *c,
+                                 int64_t rs_c, int64_t cs_c, int64_t m, int64_t n,
+                                 const float *bias, int accumulate);
+
+typedef struct tconv_gemm_kernel {
+    int mr, nr;          /* register tile */
+    int kc;              /* K block used by tconv__gemm_compute (chosen for this kernel's caches) */
+    tconv_isa isa;
+    tconv_ukernel_fn fn;
+    const char *name;    /* e.g. "f32_gemm_12x32_avx512" */
+} tconv_gemm_kernel;
+
+/* The kernel of an ISA level (SCALAR always exists; an x86 level absent from this
+ * build falls back to the best lower one). Never NULL. */
+const tconv_gemm_kernel *tconv__gemm_kernel(tconv_isa isa);
+
+/* Floats needed to pack an M x K A or a K x N B for this kernel. */
+size_t tconv__gemm_packed_a_floats(const tconv_gemm_kernel *k, int64_t m, int64_t kdim);
+size_t tconv__gemm_packed_b_floats(const tconv_gemm_kernel *k, int64_t kdim, int64_t n);
+
+/* Packs A (M x K), element (i, p) at a[i*rs_a + p*cs_a], into dst. */
+void tconv__gemm_pack_a(const tconv_gemm_kernel *k, int64_t m, int64_t kdim, const float *a,
+                        int64_t rs_a, int64_t cs_a, float *dst);
+/* Packs B (K x N), element (p, j) at b[p*rs_b + j*cs_b], into dst. */
+void tconv__gemm_pack_b(const tconv_gemm_kernel *k, int64_t kdim, int64_t n, const float *b,
+                        int64_t rs_b, int64_t cs_b, float *dst);
+
+/* C (M x N) (+)= packed A * packed B, blocked over K by k->kc, as the micro-kernel
+ * contract says (accumulate, bias). Single-threaded; callers split M or N for threads.
+ * `ap` and `bp` point at the first panel to use; panels are K floats deep. */
+void tconv__gemm_compute(const tconv_gemm_kernel *k, int64_t m, int64_t n, int64_t kdim,
+                         const float *ap, const float *bp, float *c, int64_t rs_c,
+                         int64_t cs_c, const float *bias, int accumulate);
+
+/* The micro-kernels (one per ISA file). */
+void tconv__ukernel_scalar(int64_t k, const float *a, const float *b, float *c, int64_t rs_c,
+                           int64_t cs_c, int64_t m, int64_t n, const float *bias,
+                           int accumulate);
+void tconv__ukernel_avx2(int64_t k, const float *a, const float *b, float *c, int64_t rs_c,
+                         int64_t cs_c, int64_t m, int64_t n, const float *bias, int accumulate);
+void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, int64_t rs_c,
+                           int64_t cs_c, int64_t m, int64_t n, const float *bias,
+                           int accumulate);
+
+#endif /* TCONV_GEMM_H */

@@ -1,0 +1,208 @@
+/*
+ * testutil.c - see testutil.h.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tu_rng tu_rng_seed(uint64_t seed)
+{
+    tu_rng r = {seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull};
+    if (r.s == 0)
+        r.s = 1;
+    return r;
+}
+
+uint64_t tu_next(tu_rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+int64_t tu_range(tu_rng *r, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(tu_next(r) % (uint64_t)(hi - lo + 1));
+}
+
+float tu_uniform(tu_rng *r)
+{
+    return (float)((double)(tu_next(r) >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+tu_tensor tu_tensor_new(int rank, const int64_t *shape, tu_layout layout, tu_rng *rng, float fill)
+{
+    tu_tensor r;
+    memset(&r, 0, sizeof r);
+    int64_t alloc_shape[TCONV_MAX_RANK], order[TCONV_MAX_RANK];
+    for (int d = 0; d < rank; d++) {
+        alloc_shape[d] = shape[d] + (layout == TU_CROPPED ? 3 : 0);
+        order[d] = d;
+    }
+    if (layout == TU_CHANNELS_LAST && rank >= 3) { /* channel dim (rank-3) goes last */
+        int c = rank - 3;
+        for (int i = c; i < rank - 1; i++)
+            order[i] = i + 1;
+        order[rank - 1] = c;
+    }
+    int64_t step = 1, stride[TCONV_MAX_RANK];
+    for (int i = rank - 1; i >= 0; i--) {
+        int64_t d = order[i];
+        stride[d] = step;
+        step *= alloc_shape[d] > 0 ? alloc_shape[d] : 1;
+    }
+    r.buf_len = (size_t)step;
+    r.buf = malloc(r.buf_len * sizeof(float) + 64);
+    for (size_t i = 0; i < r.buf_len; i++)
+        r.buf[i] = rng ? tu_uniform(rng) : fill;
+    int64_t offset = 0;
+    for (int d = 0; d < rank; d++) {
+        r.t.shape[d] = shape[d];
+        r.t.stride[d] = stride[d];
+        if (layout == TU_CROPPED)
+            offset += stride[d] * 1; /* start one element in along every dim */
+    }
+    if (layout == TU_REVERSED && rank >= 1 && shape[rank - 1] > 0) {
+        offset += stride[rank - 1] * (shape[rank - 1] - 1);
+        r.t.stride[rank - 1] = -stride[rank - 1];
+    }
+    r.t.data = r.buf + offset;
+    r.t.dtype = TCONV_DTYPE_F32;
+    r.t.rank = rank;
+    return r;
+}
+
+void tu_tensor_free(tu_tensor *t)
+{
+    free(t->buf);
+    t->buf = NULL;
+}
+
+float *tu_at(const tconv_tensor *t, const int64_t *idx)
+{
+    int64_t off = 0;
+    for (int d = 0; d < t->rank; d++)
+        off += idx[d] * t->stride[d];
+    return (float *)t->data + off;
+}
+
+int64_t tu_numel(const tconv_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+        n *= t->shape[d];
+    return n;
+}
+
+/* element of a 4-D-folded view: unbatched tensors have no n index */
+static double get4(const tconv_tensor *t, int64_t n, int64_t c, int64_t y, int64_t x)
+{
+    int64_t idx4[4] = {n, c, y, x};
+    return *tu_at(t, t->rank == 4 ? idx4 : idx4 + 1);
+}
+
+double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                 const tconv_tensor *b, double **s_out)
+{
+    const int off = x->rank == 4 ? 0 : 1;
+    int64_t N = off ? 1 : x->shape[0], Cin = x->shape[1 - off], H = x->shape[2 - off],
+            W = x->shape[3 - off];
+    int64_t G = p->groups, cin_g = Cin / G, cout_g = w->shape[1], kh = w->shape[2],
+            kw = w->shape[3];
+    int64_t Cout = cout_g * G;
+    int64_t Ho = (H - 1) * p->stride[0] - 2 * p->padding[0] + p->dilation[0] * (kh - 1) +
+                 p->output_padding[0] + 1;
+    int64_t Wo = (W - 1) * p->stride[1] - 2 * p->padding[1] + p->dilation[1] * (kw - 1) +
+                 p->output_padding[1] + 1;
+    size_t total = (size_t)(N * Cout * Ho * Wo);
+    double *y = calloc(total + 1, sizeof(double));
+    double *s = calloc(total + 1, sizeof(double));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t co = 0; co < Cout; co++) {
+            int64_t g = co / cout_g, cog = co % cout_g;
+            for (int64_t oy = 0; oy < Ho; oy++)
+                for (int64_t ox = 0; ox < Wo; ox++) {
+                    double acc = 0, mag = 0;
+                    if (b) {
+                        int64_t i = co;
+                        acc = *tu_at(b, &i);
+                        mag = fabs(acc);
+                    }
+                    for (int64_t cig = 0; cig < cin_g; cig++) {
+                        int64_t ci = g * cin_g + cig;
+                        for (int64_t ky = 0; ky < kh; ky++) {
+                            int64_t ty = oy + p->padding[0] - ky * p->dilation[0];
+                            if (ty < 0 || ty % p->stride[0] != 0 || ty / p->stride[0] >= H)
+                                continue;
+                            for (int64_t kx = 0; kx < kw; kx++) {
+                                int64_t tx = ox + p->padding[1] - kx * p->dilation[1];
+                                if (tx < 0 || tx % p->stride[1] != 0 || tx / p->stride[1] >= W)
+                                    continue;
+                                int64_t wi[4] = {ci, cog, ky, kx};
+                                double prod = get4(x, n, ci, ty / p->stride[0], tx / p->stride[1]) *
+                                              (double)*tu_at(w, wi);
+                                acc += prod;
+                                mag += fabs(prod);
+                            }
+                        }
+                    }
+                    size_t o = (size_t)(((n * Cout + co) * Ho + oy) * Wo + ox);
+                    y[o] = acc;
+                    s[o] = mag;
+                }
+        }
+    if (s_out)
+        *s_out = s;
+    else
+        free(s);
+    return y;
+}
+
+bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                    const tconv_tensor *b, const tconv_tensor *got, const tconv_tensor *want,
+                    double factor, char *msg, size_t msglen)
+{
+    double *s = NULL;
+    double *exact = tu_exact(p, x, w, b, &s);
+    const int off = got->rank == 4 ? 0 : 1;
+    int64_t N = off ? 1 : got->shape[0], C = got->shape[1 - off], Ho = got->shape[2 - off],
+            Wo = got->shape[3 - off];
+    int64_t K = (x->shape[1 - off] / p->groups) * w->shape[2] * w->shape[3];
+    double u = ldexp(1.0, -24), nu = (double)(K + 1) * u, gamma = nu / (1.0 - nu);
+    double worst = 0;
+    bool ok = true;
+    if (msg && msglen)
+        msg[0] = '\0';
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t y = 0; y < Ho; y++)
+                for (int64_t xx = 0; xx < Wo; xx++) {
+                    size_t o = (size_t)(((n * C + c) * Ho + y) * Wo + xx);
+                    double a = get4(got, n, c, y, xx), e = get4(want, n, c, y, xx);
+                    double tol = factor * 2.0 * gamma * s[o] + FLT_MIN;
+                    double err = fabs(a - e);
+                    if (!(err <= tol)) { /* also catches NaN */
+                        double ratio = tol > 0 ? err / tol : INFINITY;
+                        if (ok || ratio > worst) {
+                            worst = ratio;
+                            if (msg)
+                                snprintf(msg, msglen,
+                                         "at (n=%lld, c=%lld, y=%lld, x=%lld): got %.9g want "
+                                         "%.9g (exact %.9g), |diff| %.3g > tol %.3g",
+                                         (long long)n, (long long)c, (long long)y, (long long)xx,
+                                         a, e, exact[o], err, tol);
+                        }
+                        ok = false;
+                    }
+                }
+    free(exact);
+    free(s);
+    return ok;
+}

@@ -1,0 +1,76 @@
+/*
+ * testutil.h - helpers shared by the test suites: deterministic random data, tensors
+ * in several layouts, and the comparison with a rigorous per-element tolerance.
+ *
+ * Tolerance. Every algorithm computes each output element as bias + a sum of K
+ * products in float (K = Cin/groups * kH * kW at most), in some order, with or without
+ * FMA. The standard bound for any such evaluation is
+ *     |computed - exact| <= gamma(K+1) * S,   gamma(n) = n*u/(1-n*u), u = 2^-24,
+ * where S = |bias| + sum |x*w| over the same terms. Two algorithms therefore differ by
+ * at most 2*gamma(K+1)*S. tu_check_close() computes S per element (the reference kernel
+ * run on |x|, |w|, |b|, in double) and accepts |got - want| <= factor*2*gamma(K+1)*S
+ * (+ FLT_MIN for the all-zero case). factor = 1 is the rigorous bound; it is rarely
+ * tight (errors grow like sqrt(K) in practice), so a failure is a real bug.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TCONV_TESTUTIL_H
+#define TCONV_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tconv.h"
+
+/* xorshift64*: same sequence on every machine. */
+typedef struct tu_rng {
+    uint64_t s;
+} tu_rng;
+tu_rng tu_rng_seed(uint64_t seed);
+uint64_t tu_next(tu_rng *r);
+/* integer in [lo, hi] */
+int64_t tu_range(tu_rng *r, int64_t lo, int64_t hi);
+/* float uniform in [-1, 1) */
+float tu_uniform(tu_rng *r);
+
+typedef enum tu_layout {
+    TU_CONTIGUOUS = 0,   /* row-major in dim order (NCHW for rank 4) */
+    TU_CHANNELS_LAST = 1, /* rank 4: N,H,W,C in memory; rank 3: H,W,C */
+    TU_CROPPED = 2,      /* a sub-view of a larger contiguous buffer (every dim padded) */
+    TU_REVERSED = 3      /* innermost dim stored backwards (negative stride) */
+} tu_layout;
+#define TU_LAYOUT_COUNT 4
+
+/* A tensor plus the buffer it views. `buf` is what to free. */
+typedef struct tu_tensor {
+    tconv_tensor t;
+    float *buf;
+    size_t buf_len; /* floats */
+} tu_tensor;
+
+/* Allocates a view of `shape` in `layout`; fills every buffer element (also the gaps
+ * of cropped views) with `fill` if rng is NULL, else with tu_uniform values. */
+tu_tensor tu_tensor_new(int rank, const int64_t *shape, tu_layout layout, tu_rng *rng,
+                        float fill);
+void tu_tensor_free(tu_tensor *t);
+/* Pointer to element idx (rank entries). */
+float *tu_at(const tconv_tensor *t, const int64_t *idx);
+/* Number of elements of the view. */
+int64_t tu_numel(const tconv_tensor *t);
+
+/* Compares two outputs of the same problem element by element with the bound above.
+ * Returns true if all agree; otherwise false and a description of the worst element
+ * in msg. x, w, b (b may be NULL) are the problem's inputs. */
+bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                    const tconv_tensor *b, const tconv_tensor *got, const tconv_tensor *want,
+                    double factor, char *msg, size_t msglen);
+
+/* The exact (double) result of the problem at every output element, contiguous
+ * (N, Cout, Hout, Wout) with N = 1 for unbatched; plus S (sum of magnitudes) if s_out
+ * is not NULL. Caller frees both with free(). Written straight from the definition,
+ * as a gather, independently of the library's reference kernel. */
+double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                 const tconv_tensor *b, double **s_out);
+
+#endif /* TCONV_TESTUTIL_H */
