@@ -258,6 +258,52 @@ TCONV_API tconv_status tconv_workspace_size(const tconv_params *params,
                                             const tconv_tensor *output,
                                             const tconv_exec *exec, size_t *bytes);
 
+/* ------------------------------------------------------------------- plans */
+/* A plan is made once per layer and run many times: it holds the params, a copy of the
+ * weight and bias (pre-packed for the chosen algorithm), the chosen algorithm and ISA.
+ *
+ * Creation: `input` gives the input shape (its data is ignored): rank 3, or rank 4
+ * whose N is the largest batch the plan will run. The weight and bias are copied, so
+ * the caller may free them afterwards. exec (may be NULL) picks the algorithm and ISA
+ * (AUTO = by shape and CPU) and the allocator; the plan keeps a copy of the
+ * tconv_allocator struct (the functions and ctx must outlive the plan) and allocates
+ * all its memory through it. num_threads and workspace of exec are not used here.
+ *
+ * Running: the input must have the plan's Cin, H, W and rank, and N no larger than the
+ * planned N (0 is fine). exec's algorithm and isa must be AUTO or equal to the plan's;
+ * its threads, workspace, allocator and parallel_for apply to that run.
+ *
+ * Thread safety: a plan is immutable after creation. Any number of threads may run the
+ * same plan at once, each with its own output (and its own workspace if they pass
+ * one). Destroy it only when no run is in progress.
+ *
+ * tconv_plan_create returns TCONV_OK or any status of tconv_convtranspose2d_ex except
+ * ALIASING; *plan is NULL on failure. */
+typedef struct tconv_plan tconv_plan;
+
+TCONV_API tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
+                                         const tconv_tensor *input, const tconv_tensor *weight,
+                                         const tconv_tensor *bias, const tconv_exec *exec);
+
+/* output = the planned layer applied to input. Same statuses as tconv_convtranspose2d_ex
+ * (+ SHAPE_MISMATCH when the input does not fit the plan). */
+TCONV_API tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
+                                      const tconv_tensor *output, const tconv_exec *exec,
+                                      tconv_report *report);
+
+/* Workspace bytes a run of the planned N needs with exec's thread count (exec may be
+ * NULL = defaults); a caller workspace of that size makes runs allocation-free.
+ * Returns TCONV_OK, NULL_POINTER, INVALID_ARGUMENT. */
+TCONV_API tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec *exec,
+                                                 size_t *bytes);
+
+/* Fills report with the plan's algorithm, isa, reason and the bytes it holds
+ * (workspace_bytes = its packed weights). Returns TCONV_OK or NULL_POINTER. */
+TCONV_API tconv_status tconv_plan_info(const tconv_plan *plan, tconv_report *report);
+
+/* Frees the plan (NULL is fine). */
+TCONV_API void tconv_plan_destroy(tconv_plan *plan);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -1,6 +1,11 @@
 /*
- * algo.h - the algorithm table and the two choices a call makes:
+ * algo.h - the algorithm interface and the two choices a call makes:
  * which algorithm (by problem shape, select.c) and which ISA (by CPU, cpu.c).
+ *
+ * Every algorithm is a tconv_algo_impl: whether it supports a shape, how many bytes of
+ * pre-packed weights it wants and how to pack them (done once by a plan, or into the
+ * workspace by a one-shot call), how much per-call workspace it needs, and how to run.
+ * A one-shot call and a plan run go through the same functions (api.c, plan.c).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,37 +22,68 @@ typedef struct tconv_algo_choice {
     const char *reason;        /* static text */
 } tconv_algo_choice;
 
+/* Everything an algorithm's run needs. */
+typedef struct tconv_run_args {
+    const tconv_problem *pb;
+    tconv_isa isa;
+    int threads;
+    const tconv_exec *exec; /* for parallel_for */
+    const void *packed;     /* the algorithm's packed weights (NULL if it wants none) */
+    void *workspace;        /* workspace_bytes() bytes, 64-byte aligned */
+} tconv_run_args;
+
+typedef struct tconv_algo_impl {
+    tconv_algorithm id;
+    /* Can it run this shape? If not, *why names the rule. */
+    bool (*supports)(const tconv_shape *s, const char **why);
+    /* Bytes of packed weights (0: runs on the caller's weight view directly). */
+    size_t (*packed_bytes)(const tconv_shape *s, tconv_isa isa);
+    /* Packs pb's weight (and bias if it wants) into dst of packed_bytes() bytes. */
+    void (*pack)(const tconv_problem *pb, tconv_isa isa, void *dst);
+    /* Per-call scratch bytes for `threads` threads. */
+    size_t (*workspace_bytes)(const tconv_shape *s, tconv_isa isa, int threads);
+    void (*run)(const tconv_run_args *a);
+} tconv_algo_impl;
+
+/* The implementation of an algorithm (never AUTO), or NULL if this build lacks it. */
+const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo);
+
 /* Pure: the algorithm tconv runs for this shape when asked for AUTO, with the reason.
  * Depends on nothing but its arguments (tests call it directly). */
 tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, const char **reason);
 
-/* Whether `algo` can run this shape; if not, *why says which rule it needs. */
-bool tconv__algo_supports(tconv_algorithm algo, const tconv_shape *s, const char **why);
-
-/* Resolves exec's AUTO choices and checks explicit ones against the shape and the CPU. */
+/* Resolves exec's AUTO choices (algorithm, ISA, threads) and checks explicit ones
+ * against the shape and the CPU. */
 tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_algo_choice *c);
 
-/* Workspace bytes the chosen algorithm needs (0 if none). */
-size_t tconv__algo_workspace(const tconv_shape *s, const tconv_algo_choice *c);
-
-/* Runs the chosen algorithm; the workspace has tconv__algo_workspace() bytes. */
-tconv_status tconv__algo_run(const tconv_problem *pb, const tconv_algo_choice *c,
-                             const tconv_exec *exec, void *workspace);
-
 /* ------------------------------------------------------------ ISA (cpu.c) */
-/* Pure: the best ISA a CPU with these features supports, capped by a TCONV_ISA-style
- * request string (NULL or "" = no cap; unknown strings are ignored). */
 typedef struct tconv_cpu_features {
     bool avx2_fma; /* AVX2 + FMA + OS saves ymm */
     bool avx512f;  /* AVX-512F + OS saves zmm */
 } tconv_cpu_features;
+/* Pure: the best ISA a CPU with these features supports in this build, capped by a
+ * TCONV_ISA-style request string (NULL or unknown = no cap). */
 tconv_isa tconv__isa_for(tconv_cpu_features f, const char *request);
 /* The features of this CPU (cpuid + xgetbv on x86-64; none elsewhere). */
 tconv_cpu_features tconv__cpu_features(void);
 
 /* ------------------------------------------------------------ memory (memory.c) */
-/* Aligned (64-byte) allocation through the caller's allocator or malloc. */
+#define TCONV_ALIGN 64
+/* Rounds up to a multiple of TCONV_ALIGN; returns SIZE_MAX on overflow. */
+size_t tconv__align_up(size_t bytes);
+/* Aligned (TCONV_ALIGN) allocation through the caller's allocator or the C library. */
 void *tconv__alloc(const tconv_allocator *a, size_t bytes);
 void tconv__free(const tconv_allocator *a, void *p);
+
+/* ------------------------------------------------------------ execution (api.c) */
+/* Runs a validated problem with its choice: workspace from exec (or allocated), then
+ * the algorithm. `packed` is the plan's packed weights, or NULL to pack them into
+ * the workspace first (one-shot call). Nothing is written to the output on failure. */
+tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
+                            const tconv_exec *exec, const void *packed, tconv_report *report);
+/* Workspace bytes tconv__execute needs (SIZE_MAX on overflow). */
+size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed);
+/* Checks exec's problem-independent fields. */
+tconv_status tconv__check_exec(const tconv_exec *e);
 
 #endif /* TCONV_ALGO_H */

@@ -1,10 +1,10 @@
 /*
  * api.c - the front door: defaults, tensor helpers, and the forward call
- * (validate -> choose algorithm and ISA -> get workspace -> run -> report).
+ * (validate -> choose algorithm and ISA -> get workspace -> pack -> run -> report).
+ * Plans (plan.c) share tconv__execute with the one-shot call.
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "algo.h"
@@ -22,45 +22,49 @@ tconv_exec tconv_exec_default(void)
     return e;
 }
 
-static tconv_tensor make_tensor(void *data, int rank, const int64_t *shape, const int64_t *order)
+/* `order` lists the dims from slowest to fastest in memory. */
+static tconv_tensor make_tensor(void *data, int rank, const int64_t *shape, const int *order)
 {
-    /* order lists dims from slowest to fastest in memory */
     tconv_tensor t;
     memset(&t, 0, sizeof t);
     t.data = data;
     t.dtype = TCONV_DTYPE_F32;
     t.rank = rank;
-    int64_t step = 1;
+    uint64_t step = 1; /* unsigned: absurd shapes wrap harmlessly, validation rejects them */
     for (int i = rank - 1; i >= 0; i--) {
-        int d = (int)order[i];
+        int d = order[i];
         t.shape[d] = shape[d];
-        t.stride[d] = step;
-        step *= shape[d] > 0 ? shape[d] : 1; /* wraps only for shapes validation rejects */
+        t.stride[d] = (int64_t)step;
+        step *= shape[d] > 0 ? (uint64_t)shape[d] : 1u;
     }
     return t;
 }
 
 tconv_tensor tconv_tensor_nchw(void *data, int64_t n, int64_t c, int64_t h, int64_t w)
 {
-    const int64_t shape[4] = {n, c, h, w}, order[4] = {0, 1, 2, 3};
+    const int64_t shape[4] = {n, c, h, w};
+    const int order[4] = {0, 1, 2, 3};
     return make_tensor(data, 4, shape, order);
 }
 
 tconv_tensor tconv_tensor_nhwc(void *data, int64_t n, int64_t c, int64_t h, int64_t w)
 {
-    const int64_t shape[4] = {n, c, h, w}, order[4] = {0, 2, 3, 1};
+    const int64_t shape[4] = {n, c, h, w};
+    const int order[4] = {0, 2, 3, 1};
     return make_tensor(data, 4, shape, order);
 }
 
 tconv_tensor tconv_tensor_chw(void *data, int64_t c, int64_t h, int64_t w)
 {
-    const int64_t shape[3] = {c, h, w}, order[3] = {0, 1, 2};
+    const int64_t shape[3] = {c, h, w};
+    const int order[3] = {0, 1, 2};
     return make_tensor(data, 3, shape, order);
 }
 
 tconv_tensor tconv_tensor_1d(void *data, int64_t n)
 {
-    const int64_t shape[1] = {n}, order[1] = {0};
+    const int64_t shape[1] = {n};
+    const int order[1] = {0};
     return make_tensor(data, 1, shape, order);
 }
 
@@ -77,8 +81,7 @@ const char *tconv_isa_name(int isa)
     return isa >= 0 && isa <= TCONV_ISA_AVX512 ? names[isa] : "?";
 }
 
-/* Checks the execution options that do not depend on the problem. */
-static tconv_status check_exec(const tconv_exec *e)
+tconv_status tconv__check_exec(const tconv_exec *e)
 {
     for (size_t i = 0; i < sizeof e->reserved / sizeof e->reserved[0]; i++)
         if (e->reserved[i] != 0)
@@ -108,32 +111,86 @@ static tconv_status check_exec(const tconv_exec *e)
     return TCONV_OK;
 }
 
-/* Everything a call decides before running: validated problem, algorithm, ISA,
- * threads and workspace size. Shared by the forward call and the workspace query. */
-typedef struct call {
-    tconv_problem pb;
-    tconv_exec exec;
-    tconv_algo_choice choice;
-    size_t ws_bytes;
-} call;
+/* Sum of aligned sizes, SIZE_MAX on overflow. */
+static size_t add_sizes(size_t a, size_t b)
+{
+    a = tconv__align_up(a);
+    b = tconv__align_up(b);
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
 
+size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
+{
+    const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
+    size_t ws = impl->workspace_bytes ? impl->workspace_bytes(s, c->isa, c->threads) : 0;
+    if (!packed && impl->packed_bytes)
+        ws = add_sizes(impl->packed_bytes(s, c->isa), ws);
+    return ws;
+}
+
+tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
+                            const tconv_exec *exec, const void *packed, tconv_report *report)
+{
+    const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
+    const size_t pack_bytes = !packed && impl->packed_bytes ? impl->packed_bytes(&pb->s, c->isa) : 0;
+    const size_t ws_bytes = tconv__execute_workspace(&pb->s, c, packed != NULL);
+    if (ws_bytes == SIZE_MAX)
+        return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size of %s overflows size_t",
+                           tconv_algorithm_name(c->algorithm));
+
+    /* Scratch memory: the caller's if large enough, else ours (unless forbidden). */
+    void *ws = NULL, *owned = NULL;
+    if (ws_bytes > 0) {
+        if (exec->workspace && exec->workspace_size >= ws_bytes &&
+            (uintptr_t)exec->workspace % TCONV_ALIGN == 0) {
+            ws = exec->workspace;
+        } else if (exec->flags & TCONV_FLAG_NO_ALLOC) {
+            return tconv__fail(TCONV_ERR_WORKSPACE_TOO_SMALL,
+                               "%s needs %zu bytes of %d-byte aligned workspace, got %zu bytes at "
+                               "%p, and TCONV_FLAG_NO_ALLOC forbids allocating",
+                               tconv_algorithm_name(c->algorithm), ws_bytes, TCONV_ALIGN,
+                               exec->workspace_size, exec->workspace);
+        } else {
+            owned = ws = tconv__alloc(exec->allocator, ws_bytes);
+            if (!ws)
+                return tconv__fail(TCONV_ERR_OUT_OF_MEMORY,
+                                   "could not allocate %zu bytes of workspace for %s", ws_bytes,
+                                   tconv_algorithm_name(c->algorithm));
+        }
+    }
+    tconv_run_args a = {pb, c->isa, c->threads, exec, packed, ws};
+    if (pack_bytes > 0) { /* one-shot: pack weights at the start of the workspace */
+        impl->pack(pb, c->isa, ws);
+        a.packed = ws;
+        a.workspace = (char *)ws + tconv__align_up(pack_bytes);
+    }
+    impl->run(&a);
+    tconv__free(exec->allocator, owned);
+    if (report) {
+        memset(report, 0, sizeof *report);
+        report->algorithm = c->algorithm;
+        report->isa = c->isa;
+        report->num_threads = c->threads;
+        report->workspace_bytes = ws_bytes;
+        report->reason = c->reason;
+    }
+    return TCONV_OK;
+}
+
+/* The decisions of a one-shot call, shared by the forward call and the workspace query. */
 static tconv_status prepare(const tconv_params *params, const tconv_tensor *input,
                             const tconv_tensor *weight, const tconv_tensor *bias,
                             const tconv_tensor *output, const tconv_exec *exec, bool need_data,
-                            call *c)
+                            tconv_problem *pb, tconv_exec *e, tconv_algo_choice *c)
 {
-    c->exec = exec ? *exec : tconv_exec_default();
-    tconv_status st = check_exec(&c->exec);
+    *e = exec ? *exec : tconv_exec_default();
+    tconv_status st = tconv__check_exec(e);
     if (st != TCONV_OK)
         return st;
-    st = tconv__build_problem(params, input, weight, bias, output, need_data, &c->pb);
+    st = tconv__build_problem(params, input, weight, bias, output, need_data, pb);
     if (st != TCONV_OK)
         return st;
-    st = tconv__choose(&c->pb.s, &c->exec, &c->choice);
-    if (st != TCONV_OK)
-        return st;
-    c->ws_bytes = tconv__algo_workspace(&c->pb.s, &c->choice);
-    return TCONV_OK;
+    return tconv__choose(&pb->s, e, c);
 }
 
 tconv_status tconv_workspace_size(const tconv_params *params, const tconv_tensor *input,
@@ -144,11 +201,16 @@ tconv_status tconv_workspace_size(const tconv_params *params, const tconv_tensor
     tconv__clear_error();
     if (!bytes)
         return tconv__fail(TCONV_ERR_NULL_POINTER, "bytes must not be NULL");
-    call c;
-    tconv_status st = prepare(params, input, weight, bias, output, exec, false, &c);
+    tconv_problem pb;
+    tconv_exec e;
+    tconv_algo_choice c;
+    tconv_status st = prepare(params, input, weight, bias, output, exec, false, &pb, &e, &c);
     if (st != TCONV_OK)
         return st;
-    *bytes = c.ws_bytes;
+    size_t ws = tconv__execute_workspace(&pb.s, &c, false);
+    if (ws == SIZE_MAX)
+        return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");
+    *bytes = ws;
     return TCONV_OK;
 }
 
@@ -158,43 +220,13 @@ tconv_status tconv_convtranspose2d_ex(const tconv_params *params, const tconv_te
                                       tconv_report *report)
 {
     tconv__clear_error();
-    call c;
-    tconv_status st = prepare(params, input, weight, bias, output, exec, true, &c);
+    tconv_problem pb;
+    tconv_exec e;
+    tconv_algo_choice c;
+    tconv_status st = prepare(params, input, weight, bias, output, exec, true, &pb, &e, &c);
     if (st != TCONV_OK)
         return st;
-
-    /* Scratch memory: the caller's if large enough, else ours (unless forbidden). */
-    void *ws = NULL, *owned = NULL;
-    if (c.ws_bytes > 0) {
-        if (c.exec.workspace && c.exec.workspace_size >= c.ws_bytes) {
-            ws = c.exec.workspace;
-        } else if (c.exec.flags & TCONV_FLAG_NO_ALLOC) {
-            return tconv__fail(TCONV_ERR_WORKSPACE_TOO_SMALL,
-                               "%s needs %zu bytes of workspace, exec.workspace_size=%zu and "
-                               "TCONV_FLAG_NO_ALLOC forbids allocating",
-                               tconv_algorithm_name(c.choice.algorithm), c.ws_bytes,
-                               c.exec.workspace_size);
-        } else {
-            owned = ws = tconv__alloc(c.exec.allocator, c.ws_bytes);
-            if (!ws)
-                return tconv__fail(TCONV_ERR_OUT_OF_MEMORY,
-                                   "could not allocate %zu bytes of workspace for %s", c.ws_bytes,
-                                   tconv_algorithm_name(c.choice.algorithm));
-        }
-    }
-    st = tconv__algo_run(&c.pb, &c.choice, &c.exec, ws);
-    tconv__free(c.exec.allocator, owned);
-    if (st != TCONV_OK)
-        return st;
-    if (report) {
-        memset(report, 0, sizeof *report);
-        report->algorithm = c.choice.algorithm;
-        report->isa = c.choice.isa;
-        report->num_threads = c.choice.threads;
-        report->workspace_bytes = c.ws_bytes;
-        report->reason = c.choice.reason;
-    }
-    return TCONV_OK;
+    return tconv__execute(&pb, &c, &e, NULL, report);
 }
 
 tconv_status tconv_convtranspose2d(const tconv_params *params, const tconv_tensor *input,

@@ -8,7 +8,11 @@
 
 #include "algo.h"
 
-#define TCONV_ALIGN 64
+size_t tconv__align_up(size_t bytes)
+{
+    return bytes > SIZE_MAX - (TCONV_ALIGN - 1) ? SIZE_MAX
+                                                  : (bytes + TCONV_ALIGN - 1) / TCONV_ALIGN * TCONV_ALIGN;
+}
 
 void *tconv__alloc(const tconv_allocator *a, size_t bytes)
 {
@@ -16,10 +20,8 @@ void *tconv__alloc(const tconv_allocator *a, size_t bytes)
         bytes = 1;
     if (a)
         return a->alloc(a->ctx, bytes, TCONV_ALIGN);
-    if (bytes > SIZE_MAX - TCONV_ALIGN)
-        return NULL;
-    /* aligned_alloc wants a multiple of the alignment */
-    return aligned_alloc(TCONV_ALIGN, (bytes + TCONV_ALIGN - 1) / TCONV_ALIGN * TCONV_ALIGN);
+    bytes = tconv__align_up(bytes); /* aligned_alloc wants a multiple of the alignment */
+    return bytes == SIZE_MAX ? NULL : aligned_alloc(TCONV_ALIGN, bytes);
 }
 
 void tconv__free(const tconv_allocator *a, void *p)

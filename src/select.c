@@ -1,10 +1,21 @@
 /*
- * select.c - which algorithm runs a problem: the pure choice by shape, the rules each
- * algorithm needs, and the dispatch table.
+ * select.c - which algorithm runs a problem: the table of implementations, the pure
+ * choice by shape, and the resolution of a call's AUTO options.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "algo.h"
+#include "thread/pool.h"
+
+extern const tconv_algo_impl tconv__algo_reference;
+
+const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
+{
+    switch (algo) {
+    case TCONV_ALGO_REFERENCE: return &tconv__algo_reference;
+    default: return NULL;
+    }
+}
 
 tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, const char **reason)
 {
@@ -12,18 +23,6 @@ tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, con
     (void)isa;
     *reason = "only the reference algorithm exists in this build";
     return TCONV_ALGO_REFERENCE;
-}
-
-bool tconv__algo_supports(tconv_algorithm algo, const tconv_shape *s, const char **why)
-{
-    (void)s;
-    switch (algo) {
-    case TCONV_ALGO_REFERENCE:
-        return true;
-    default:
-        *why = "not implemented in this build";
-        return false;
-    }
 }
 
 tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_algo_choice *c)
@@ -37,37 +36,16 @@ tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_a
     if (exec->algorithm == TCONV_ALGO_AUTO) {
         c->algorithm = tconv__select_algorithm(s, c->isa, &c->reason);
     } else {
-        const char *why = "";
         c->algorithm = (tconv_algorithm)exec->algorithm;
-        if (!tconv__algo_supports(c->algorithm, s, &why))
+        const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
+        const char *why = "not implemented in this build";
+        if (!impl || !impl->supports(s, &why))
             return tconv__fail(TCONV_ERR_UNSUPPORTED, "algorithm %s cannot run this problem: %s",
                                tconv_algorithm_name(c->algorithm), why);
         c->reason = "requested by the caller";
     }
     if (c->algorithm == TCONV_ALGO_REFERENCE)
-        c->isa = TCONV_ISA_SCALAR;
-    c->threads = 1;
+        c->isa = TCONV_ISA_SCALAR; /* the reference is plain C whatever the CPU */
+    c->threads = tconv__resolve_threads(exec->num_threads);
     return TCONV_OK;
-}
-
-size_t tconv__algo_workspace(const tconv_shape *s, const tconv_algo_choice *c)
-{
-    (void)s;
-    (void)c;
-    return 0;
-}
-
-tconv_status tconv__algo_run(const tconv_problem *pb, const tconv_algo_choice *c,
-                             const tconv_exec *exec, void *workspace)
-{
-    (void)exec;
-    (void)workspace;
-    switch (c->algorithm) {
-    case TCONV_ALGO_REFERENCE:
-        tconv__ref_convtranspose2d(pb);
-        return TCONV_OK;
-    default:
-        return tconv__fail(TCONV_ERR_UNSUPPORTED, "algorithm %s is not implemented",
-                           tconv_algorithm_name(c->algorithm));
-    }
 }

@@ -10,7 +10,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "../internal.h"
+#include "../algo.h"
 
 void tconv__ref_convtranspose2d(const tconv_problem *pb)
 {
@@ -52,3 +52,25 @@ void tconv__ref_convtranspose2d(const tconv_problem *pb)
                     }
             }
 }
+
+/* The reference as an algorithm: no packing, no workspace, single-threaded. */
+static bool ref_supports(const tconv_shape *s, const char **why)
+{
+    (void)s;
+    (void)why;
+    return true;
+}
+
+static void ref_run(const tconv_run_args *a)
+{
+    tconv__ref_convtranspose2d(a->pb);
+}
+
+const tconv_algo_impl tconv__algo_reference = {
+    .id = TCONV_ALGO_REFERENCE,
+    .supports = ref_supports,
+    .packed_bytes = NULL,
+    .pack = NULL,
+    .workspace_bytes = NULL,
+    .run = ref_run,
+};

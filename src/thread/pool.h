@@ -29,4 +29,7 @@ tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task
  * integer, else the number of online CPUs (at least 1). Read once. */
 int tconv__default_threads(void);
 
+/* A call's thread count: `requested` if > 0, else the default. */
+int tconv__resolve_threads(int requested);
+
 #endif /* TCONV_POOL_H */

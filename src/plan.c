@@ -1,0 +1,225 @@
+/*
+ * plan.c - plans: a layer's params, a private copy of its weight and bias, the packed
+ * weights of the chosen algorithm, and the choice itself, made once and run many
+ * times. A run validates its tensors like a one-shot call and then goes through the
+ * same tconv__execute, handing it the packed weights.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "algo.h"
+#include "internal.h"
+#include "thread/pool.h"
+
+struct tconv_plan {
+    tconv_params params;
+    tconv_shape s;      /* geometry at the planned (largest) N */
+    int32_t rank;       /* input rank the plan runs */
+    tconv_algo_choice choice;
+    tconv_allocator allocator;
+    bool has_allocator;
+    float *weight;      /* (cin, cout_g, kh, kw) contiguous copy */
+    float *bias;        /* (cout) copy or NULL */
+    void *packed;       /* algorithm's packed weights or NULL */
+    size_t packed_bytes;
+};
+
+static const tconv_allocator *plan_alloc(const tconv_plan *p)
+{
+    return p->has_allocator ? &p->allocator : NULL;
+}
+
+void tconv_plan_destroy(tconv_plan *plan)
+{
+    if (!plan)
+        return;
+    const tconv_allocator *a = plan_alloc(plan);
+    tconv_allocator copy;
+    if (a) { /* the struct we free lives inside the plan */
+        copy = *a;
+        a = &copy;
+    }
+    tconv__free(a, plan->packed);
+    tconv__free(a, plan->bias);
+    tconv__free(a, plan->weight);
+    tconv__free(a, plan);
+}
+
+/* Copies a validated view into contiguous memory (shape order). */
+static void copy_dense(float *dst, const float *src, int rank, const int64_t *shape,
+                       const int64_t *stride)
+{
+    int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0}, total = 1;
+    for (int d = 0; d < rank; d++)
+        total *= shape[d];
+    for (int64_t i = 0; i < total; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < rank; d++)
+            off += idx[d] * stride[d];
+        dst[i] = src[off];
+        for (int d = rank - 1; d >= 0 && ++idx[d] == shape[d]; d--)
+            idx[d] = 0;
+    }
+}
+
+static tconv_tensor plan_weight_view(const tconv_plan *p)
+{
+    return tconv_tensor_nchw(p->weight, p->s.cin, p->s.cout_g, p->s.kh, p->s.kw);
+}
+
+tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
+                               const tconv_tensor *input, const tconv_tensor *weight,
+                               const tconv_tensor *bias, const tconv_exec *exec)
+{
+    tconv__clear_error();
+    if (!plan)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "plan must not be NULL");
+    *plan = NULL;
+    tconv_exec e = exec ? *exec : tconv_exec_default();
+    tconv_status st = tconv__check_exec(&e);
+    if (st != TCONV_OK)
+        return st;
+    /* Shapes of input (data unused) plus the weight and bias data. */
+    tconv_problem pb;
+    if ((st = tconv__build_problem(params, input, weight, bias, NULL, false, &pb)) != TCONV_OK)
+        return st;
+    if (!weight->data || (bias && !bias->data))
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "%s.data must not be NULL",
+                           !weight->data ? "weight" : "bias");
+    tconv_algo_choice c;
+    if ((st = tconv__choose(&pb.s, &e, &c)) != TCONV_OK)
+        return st;
+    const tconv_algo_impl *impl = tconv__algo_impl(c.algorithm);
+    const tconv_allocator *a = e.allocator;
+
+    tconv_plan *p = tconv__alloc(a, sizeof *p);
+    if (!p)
+        return tconv__fail(TCONV_ERR_OUT_OF_MEMORY, "could not allocate the plan");
+    memset(p, 0, sizeof *p);
+    p->params = *params;
+    p->s = pb.s;
+    p->rank = input->rank;
+    p->choice = c;
+    if (a) {
+        p->allocator = *a;
+        p->has_allocator = true;
+    }
+    const size_t wcount = (size_t)(pb.s.cin * pb.s.cout_g * pb.s.kh * pb.s.kw);
+    p->weight = tconv__alloc(a, wcount * sizeof(float));
+    p->bias = bias ? tconv__alloc(a, (size_t)pb.s.cout * sizeof(float)) : NULL;
+    p->packed_bytes = impl->packed_bytes ? impl->packed_bytes(&pb.s, c.isa) : 0;
+    p->packed = p->packed_bytes ? tconv__alloc(a, p->packed_bytes) : NULL;
+    if (!p->weight || (bias && !p->bias) || (p->packed_bytes && !p->packed)) {
+        size_t want = wcount * sizeof(float) + p->packed_bytes;
+        tconv_plan_destroy(p);
+        return tconv__fail(TCONV_ERR_OUT_OF_MEMORY,
+                           "could not allocate %zu bytes of plan weights", want);
+    }
+    copy_dense(p->weight, (const float *)weight->data, 4, weight->shape, weight->stride);
+    if (bias)
+        copy_dense(p->bias, (const float *)bias->data, 1, bias->shape, bias->stride);
+    if (p->packed) {
+        /* pack from the private copy, through the same problem view a run uses */
+        tconv_tensor wv = plan_weight_view(p);
+        tconv_tensor bv = tconv_tensor_1d(p->bias, p->s.cout);
+        tconv_problem pp;
+        st = tconv__build_problem(params, input, &wv, bias ? &bv : NULL, NULL, false, &pp);
+        if (st != TCONV_OK) { /* cannot happen: the same shapes passed above */
+            tconv_plan_destroy(p);
+            return st;
+        }
+        impl->pack(&pp, c.isa, p->packed);
+    }
+    *plan = p;
+    return TCONV_OK;
+}
+
+/* exec of a run: valid, and not asking for another algorithm or ISA than planned. */
+static tconv_status check_run_exec(const tconv_plan *p, const tconv_exec *e)
+{
+    tconv_status st = tconv__check_exec(e);
+    if (st != TCONV_OK)
+        return st;
+    if (e->algorithm != TCONV_ALGO_AUTO && e->algorithm != (int)p->choice.algorithm)
+        return tconv__fail(TCONV_ERR_INVALID_ARGUMENT,
+                           "exec.algorithm=%s differs from the plan's %s (use AUTO)",
+                           tconv_algorithm_name(e->algorithm),
+                           tconv_algorithm_name(p->choice.algorithm));
+    if (e->isa != TCONV_ISA_AUTO && e->isa != (int)p->choice.isa)
+        return tconv__fail(TCONV_ERR_INVALID_ARGUMENT,
+                           "exec.isa=%s differs from the plan's %s (use AUTO)",
+                           tconv_isa_name(e->isa), tconv_isa_name(p->choice.isa));
+    return TCONV_OK;
+}
+
+static tconv_algo_choice run_choice(const tconv_plan *p, const tconv_exec *e)
+{
+    tconv_algo_choice c = p->choice;
+    c.threads = tconv__resolve_threads(e->num_threads);
+    return c;
+}
+
+tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
+                            const tconv_tensor *output, const tconv_exec *exec,
+                            tconv_report *report)
+{
+    tconv__clear_error();
+    if (!plan)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "plan must not be NULL");
+    tconv_exec e = exec ? *exec : tconv_exec_default();
+    tconv_status st = check_run_exec(plan, &e);
+    if (st != TCONV_OK)
+        return st;
+    tconv_tensor wv = plan_weight_view(plan);
+    tconv_tensor bv = tconv_tensor_1d(plan->bias, plan->s.cout);
+    tconv_problem pb;
+    st = tconv__build_problem(&plan->params, input, &wv, plan->bias ? &bv : NULL, output, true,
+                              &pb);
+    if (st != TCONV_OK)
+        return st;
+    if (input->rank != plan->rank || pb.s.h != plan->s.h || pb.s.w != plan->s.w ||
+        pb.s.n > plan->s.n)
+        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
+                           "input (rank %d, N=%lld, H=%lld, W=%lld) does not fit the plan "
+                           "(rank %d, N<=%lld, H=%lld, W=%lld)",
+                           (int)input->rank, (long long)pb.s.n, (long long)pb.s.h,
+                           (long long)pb.s.w, (int)plan->rank, (long long)plan->s.n,
+                           (long long)plan->s.h, (long long)plan->s.w);
+    tconv_algo_choice c = run_choice(plan, &e);
+    return tconv__execute(&pb, &c, &e, plan->packed ? plan->packed : NULL, report);
+}
+
+tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec *exec,
+                                       size_t *bytes)
+{
+    tconv__clear_error();
+    if (!plan || !bytes)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "%s must not be NULL",
+                           !plan ? "plan" : "bytes");
+    tconv_exec e = exec ? *exec : tconv_exec_default();
+    tconv_status st = check_run_exec(plan, &e);
+    if (st != TCONV_OK)
+        return st;
+    tconv_algo_choice c = run_choice(plan, &e);
+    size_t ws = tconv__execute_workspace(&plan->s, &c, true);
+    if (ws == SIZE_MAX)
+        return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");
+    *bytes = ws;
+    return TCONV_OK;
+}
+
+tconv_status tconv_plan_info(const tconv_plan *plan, tconv_report *report)
+{
+    tconv__clear_error();
+    if (!plan || !report)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "%s must not be NULL",
+                           !plan ? "plan" : "report");
+    memset(report, 0, sizeof *report);
+    report->algorithm = plan->choice.algorithm;
+    report->isa = plan->choice.isa;
+    report->num_threads = plan->choice.threads;
+    report->workspace_bytes = plan->packed_bytes;
+    report->reason = plan->choice.reason;
+    return TCONV_OK;
+}

@@ -1,0 +1,175 @@
+/*
+ * pool.c - the process-wide persistent thread pool behind tconv__parallel_for.
+ *
+ * Workers are created lazily, grown on demand, and sleep on a condition variable
+ * between jobs. One job runs at a time; tasks are handed out by an atomic counter, so
+ * the split of tasks among threads varies, but each task writes its own outputs and
+ * results never depend on it. A caller that finds the pool busy runs its job alone
+ * rather than waiting (no deadlock when an application calls tconv from many threads,
+ * or from inside a task). At process exit (shared-library destructor) the workers are
+ * stopped and joined, so leak checkers see no lost thread.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define _POSIX_C_SOURCE 200809L /* sysconf */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+#define MAX_WORKERS 255
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* a new generation (job) or shutdown */
+    pthread_cond_t done; /* the last participating worker left the job */
+    pthread_t threads[MAX_WORKERS];
+    uint64_t start_gen[MAX_WORKERS]; /* generation at each worker's creation */
+    int nthreads;
+    bool busy, shutdown;
+    uint64_t gen;
+    int want;   /* workers (by index) that take part in the current job */
+    int active; /* participating workers not yet finished */
+    tconv_task_fn fn;
+    void *ctx;
+    int64_t n;
+    atomic_llong next;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static void run_tasks(tconv_task_fn fn, void *ctx, int64_t n)
+{
+    for (;;) {
+        int64_t i = (int64_t)atomic_fetch_add_explicit(&P.next, 1, memory_order_relaxed);
+        if (i >= n)
+            return;
+        fn(ctx, i);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    const int idx = (int)(intptr_t)arg;
+    pthread_mutex_lock(&P.mu);
+    uint64_t seen = P.start_gen[idx];
+    for (;;) {
+        while (P.gen == seen && !P.shutdown)
+            pthread_cond_wait(&P.wake, &P.mu);
+        if (P.shutdown)
+            break;
+        seen = P.gen;
+        if (idx >= P.want)
+            continue;
+        tconv_task_fn fn = P.fn;
+        void *ctx = P.ctx;
+        int64_t n = P.n;
+        pthread_mutex_unlock(&P.mu);
+        run_tasks(fn, ctx, n);
+        pthread_mutex_lock(&P.mu);
+        if (--P.active == 0)
+            pthread_cond_signal(&P.done);
+    }
+    pthread_mutex_unlock(&P.mu);
+    return NULL;
+}
+
+/* With P.mu held: make at least `count` workers exist; returns how many do. */
+static int grow(int count)
+{
+    if (count > MAX_WORKERS)
+        count = MAX_WORKERS;
+    while (P.nthreads < count) {
+        int idx = P.nthreads;
+        P.start_gen[idx] = P.gen;
+        if (pthread_create(&P.threads[idx], NULL, worker_main, (void *)(intptr_t)idx) != 0)
+            break; /* run with the workers we have */
+        P.nthreads++;
+    }
+    return P.nthreads < count ? P.nthreads : count;
+}
+
+tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task_fn fn, void *ctx,
+                                 int64_t n)
+{
+    if (n <= 0)
+        return TCONV_OK;
+    if (exec && exec->parallel_for) {
+        exec->parallel_for(exec->parallel_ctx, fn, ctx, n);
+        return TCONV_OK;
+    }
+    int helpers = 0;
+    if (threads > 1 && n > 1) {
+        pthread_mutex_lock(&P.mu);
+        if (!P.busy && !P.shutdown) {
+            helpers = grow(threads - 1);
+            if (helpers > 0) {
+                P.busy = true;
+                P.fn = fn;
+                P.ctx = ctx;
+                P.n = n;
+                atomic_store_explicit(&P.next, 0, memory_order_relaxed);
+                P.want = P.active = helpers;
+                P.gen++;
+                pthread_cond_broadcast(&P.wake);
+            }
+        }
+        pthread_mutex_unlock(&P.mu);
+    }
+    if (helpers == 0) { /* serial: one thread asked for, pool busy, or no worker */
+        for (int64_t i = 0; i < n; i++)
+            fn(ctx, i);
+        return TCONV_OK;
+    }
+    run_tasks(fn, ctx, n);
+    pthread_mutex_lock(&P.mu);
+    while (P.active > 0)
+        pthread_cond_wait(&P.done, &P.mu);
+    P.busy = false;
+    pthread_mutex_unlock(&P.mu);
+    return TCONV_OK;
+}
+
+int tconv__default_threads(void)
+{
+    static atomic_int cached = 0;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v > 0)
+        return v;
+    const char *env = getenv("TCONV_NUM_THREADS");
+    char *end = NULL;
+    long t = env ? strtol(env, &end, 10) : 0;
+    if (!env || end == env || *end != '\0' || t < 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        t = cpus > 0 ? cpus : 1;
+    }
+    v = t > MAX_WORKERS + 1 ? MAX_WORKERS + 1 : (int)t;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
+}
+
+int tconv__resolve_threads(int requested)
+{
+    return requested > 0 ? requested : tconv__default_threads();
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+/* Stop and join the workers when the library is unloaded or the process exits. */
+__attribute__((destructor)) static void pool_shutdown(void)
+{
+    pthread_mutex_lock(&P.mu);
+    if (P.busy) { /* exit() from inside a job: leave the threads alone */
+        pthread_mutex_unlock(&P.mu);
+        return;
+    }
+    P.shutdown = true;
+    pthread_cond_broadcast(&P.wake);
+    int n = P.nthreads;
+    pthread_mutex_unlock(&P.mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(P.threads[i], NULL);
+    pthread_mutex_lock(&P.mu);
+    P.nthreads = 0;
+    pthread_mutex_unlock(&P.mu);
+}
+#endif
