@@ -12,8 +12,12 @@
  *     output tensor has not been written.
  *   - Tensors are views (tconv_tensor): tconv never owns, frees or keeps them.
  *   - Sizes, shapes and strides are int64_t; strides are in elements, not bytes.
- *   - Structs have reserved fields that must be zero; initialise them with the
- *     *_default() functions or the TCONV_*_INIT macros, then set what you need.
+ *   - Structs have reserved fields that must be zero; initialise params and exec with
+ *     the *_default() functions or the TCONV_*_INIT macros, tensors with the
+ *     tconv_tensor_*() helpers (or zero them), then set what you need.
+ *   - Data is float32 and expected finite: with Inf or NaN inputs the results follow
+ *     IEEE arithmetic but may differ between algorithms (a GEMM path can multiply an
+ *     infinite weight by a zero standing for a position outside the input).
  *
  * Valid C99 and C++ (extern "C"); self-contained (needs only <stddef.h>, <stdint.h>).
  */
@@ -74,7 +78,7 @@ TCONV_API const char *tconv_status_string(tconv_status status);
 /* Message of the last failing call made by the calling thread, naming the rule and
  * the values, e.g. "output_padding[0]=2 must be smaller than stride[0]=2 or
  * dilation[0]=1". Empty string if that call succeeded. Thread-local storage: valid
- * until the next tconv call on the same thread; never NULL. */
+ * until the next status-returning tconv call on the same thread; never NULL. */
 TCONV_API const char *tconv_last_error_message(void);
 
 /* ------------------------------------------------------------------ tensor */
@@ -218,9 +222,9 @@ TCONV_API tconv_exec tconv_exec_default(void);
 typedef struct tconv_report {
     int32_t algorithm;      /* tconv_algorithm that ran */
     int32_t isa;            /* tconv_isa of the micro-kernels used (SCALAR for reference) */
-    int32_t num_threads;    /* threads used */
+    int32_t num_threads;    /* threads the call could use (1 for reference; 0 in plan info) */
     int32_t reserved0;
-    size_t workspace_bytes; /* scratch memory the call needed */
+    size_t workspace_bytes; /* tconv_workspace_size() of the call (0 if none) */
     const char *reason;     /* why this algorithm (static string, never NULL) */
     int64_t reserved[4];
 } tconv_report;
@@ -238,7 +242,8 @@ TCONV_API tconv_status tconv_convtranspose2d(const tconv_params *params,
 
 /* The same with execution options (exec may be NULL = defaults) and an optional report.
  * An explicit algorithm that cannot run this problem gives UNSUPPORTED. With a caller
- * workspace of at least tconv_workspace_size() bytes the call allocates nothing.
+ * workspace of at least tconv_workspace_size() bytes (any alignment: tconv aligns
+ * inside it) the call allocates nothing.
  * Also returns WORKSPACE_TOO_SMALL (with TCONV_FLAG_NO_ALLOC and too little workspace). */
 TCONV_API tconv_status tconv_convtranspose2d_ex(const tconv_params *params,
                                                 const tconv_tensor *input,
@@ -293,7 +298,7 @@ TCONV_API tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor
 
 /* Workspace bytes a run of the planned N needs with exec's thread count (exec may be
  * NULL = defaults); a caller workspace of that size makes runs allocation-free.
- * Returns TCONV_OK, NULL_POINTER, INVALID_ARGUMENT. */
+ * Returns TCONV_OK, NULL_POINTER, INVALID_ARGUMENT, SIZE_OVERFLOW. */
 TCONV_API tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec *exec,
                                                  size_t *bytes);
 

@@ -119,7 +119,8 @@ static size_t add_sizes(size_t a, size_t b)
     return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
-size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
+/* Bytes the algorithm uses, TCONV_ALIGN-aligned. */
+static size_t used_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
 {
     const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
     size_t ws = impl->workspace_bytes ? impl->workspace_bytes(s, c->isa, c->threads) : 0;
@@ -128,28 +129,39 @@ size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c
     return ws;
 }
 
+/* What callers are told to provide: the used bytes plus room to align any pointer
+ * they pass, so that any buffer of this size works. */
+size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
+{
+    size_t ws = used_workspace(s, c, packed);
+    return ws == 0 ? 0 : ws > SIZE_MAX - (TCONV_ALIGN - 1) ? SIZE_MAX : ws + (TCONV_ALIGN - 1);
+}
+
 tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
                             const tconv_exec *exec, const void *packed, tconv_report *report)
 {
     const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
     const size_t pack_bytes = !packed && impl->packed_bytes ? impl->packed_bytes(&pb->s, c->isa) : 0;
-    const size_t ws_bytes = tconv__execute_workspace(&pb->s, c, packed != NULL);
+    const size_t ws_bytes = used_workspace(&pb->s, c, packed != NULL);
     if (ws_bytes == SIZE_MAX)
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size of %s overflows size_t",
                            tconv_algorithm_name(c->algorithm));
 
-    /* Scratch memory: the caller's if large enough, else ours (unless forbidden). */
+    /* Scratch memory: the caller's (aligned up inside it) if large enough, else ours
+     * (unless forbidden). */
     void *ws = NULL, *owned = NULL;
     if (ws_bytes > 0) {
-        if (exec->workspace && exec->workspace_size >= ws_bytes &&
-            (uintptr_t)exec->workspace % TCONV_ALIGN == 0) {
-            ws = exec->workspace;
+        const uintptr_t base = (uintptr_t)exec->workspace;
+        const size_t skip = (size_t)((TCONV_ALIGN - base % TCONV_ALIGN) % TCONV_ALIGN);
+        if (exec->workspace && exec->workspace_size >= skip &&
+            exec->workspace_size - skip >= ws_bytes) {
+            ws = (char *)exec->workspace + skip;
         } else if (exec->flags & TCONV_FLAG_NO_ALLOC) {
             return tconv__fail(TCONV_ERR_WORKSPACE_TOO_SMALL,
-                               "%s needs %zu bytes of %d-byte aligned workspace, got %zu bytes at "
-                               "%p, and TCONV_FLAG_NO_ALLOC forbids allocating",
-                               tconv_algorithm_name(c->algorithm), ws_bytes, TCONV_ALIGN,
-                               exec->workspace_size, exec->workspace);
+                               "%s needs %zu bytes of workspace (tconv_workspace_size), got %zu "
+                               "bytes, and TCONV_FLAG_NO_ALLOC forbids allocating",
+                               tconv_algorithm_name(c->algorithm), ws_bytes + TCONV_ALIGN - 1,
+                               exec->workspace_size);
         } else {
             owned = ws = tconv__alloc(exec->allocator, ws_bytes);
             if (!ws)
@@ -171,7 +183,7 @@ tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
         report->algorithm = c->algorithm;
         report->isa = c->isa;
         report->num_threads = c->threads;
-        report->workspace_bytes = ws_bytes;
+        report->workspace_bytes = ws_bytes == 0 ? 0 : ws_bytes + TCONV_ALIGN - 1;
         report->reason = c->reason;
     }
     return TCONV_OK;
@@ -187,7 +199,8 @@ static tconv_status prepare(const tconv_params *params, const tconv_tensor *inpu
     tconv_status st = tconv__check_exec(e);
     if (st != TCONV_OK)
         return st;
-    st = tconv__build_problem(params, input, weight, bias, output, need_data, pb);
+    st = tconv__build_problem(params, input, weight, bias, output,
+                              need_data ? TCONV_CHECK_ALL : TCONV_CHECK_SHAPES, pb);
     if (st != TCONV_OK)
         return st;
     return tconv__choose(&pb->s, e, c);

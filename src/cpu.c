@@ -50,7 +50,10 @@ tconv_cpu_features tconv__cpu_features(void)
 
 tconv_isa tconv__isa_for(tconv_cpu_features f, const char *request)
 {
-    tconv_isa best = f.avx512f ? TCONV_ISA_AVX512 : f.avx2_fma ? TCONV_ISA_AVX2 : TCONV_ISA_SCALAR;
+    /* the AVX-512 files are built with AVX2 and FMA too, so they need all three */
+    tconv_isa best = f.avx512f && f.avx2_fma ? TCONV_ISA_AVX512
+                     : f.avx2_fma            ? TCONV_ISA_AVX2
+                                             : TCONV_ISA_SCALAR;
 #if !TCONV_HAVE_X86_KERNELS
     best = TCONV_ISA_SCALAR; /* this build has no x86 micro-kernels */
 #endif

@@ -56,12 +56,17 @@ typedef struct tconv_problem {
     float *y;        int64_t ys[4]; /* output (n, co, oy, ox) */
 } tconv_problem;
 
-/* Validation (validate.c). `need_data`: data pointers must be usable (forward call);
- * false for shape-only queries (workspace size), where NULL data is allowed. */
+/* Validation (validate.c), at one of three depths (0 and 1 so that false/true read as
+ * "shapes only" / "everything"): */
+typedef enum tconv_check {
+    TCONV_CHECK_SHAPES = 0,  /* shapes and strides; data may be NULL, output optional */
+    TCONV_CHECK_ALL = 1,     /* a forward call: output required, all memory checked */
+    TCONV_CHECK_WEIGHTS = 2  /* plan creation: weight and bias memory; no output */
+} tconv_check;
 tconv_status tconv__check_params(const tconv_params *p);
 tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor *input,
                                   const tconv_tensor *weight, const tconv_tensor *bias,
-                                  const tconv_tensor *output, bool need_data,
+                                  const tconv_tensor *output, tconv_check check,
                                   tconv_problem *pb);
 
 /* ------------------------------------------------------------ kernels */

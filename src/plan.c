@@ -82,11 +82,9 @@ tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
         return st;
     /* Shapes of input (data unused) plus the weight and bias data. */
     tconv_problem pb;
-    if ((st = tconv__build_problem(params, input, weight, bias, NULL, false, &pb)) != TCONV_OK)
+    if ((st = tconv__build_problem(params, input, weight, bias, NULL, TCONV_CHECK_WEIGHTS, &pb)) !=
+        TCONV_OK)
         return st;
-    if (!weight->data || (bias && !bias->data))
-        return tconv__fail(TCONV_ERR_NULL_POINTER, "%s.data must not be NULL",
-                           !weight->data ? "weight" : "bias");
     tconv_algo_choice c;
     if ((st = tconv__choose(&pb.s, &e, &c)) != TCONV_OK)
         return st;
@@ -124,7 +122,8 @@ tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
         tconv_tensor wv = plan_weight_view(p);
         tconv_tensor bv = tconv_tensor_1d(p->bias, p->s.cout);
         tconv_problem pp;
-        st = tconv__build_problem(params, input, &wv, bias ? &bv : NULL, NULL, false, &pp);
+        st = tconv__build_problem(params, input, &wv, bias ? &bv : NULL, NULL, TCONV_CHECK_SHAPES,
+                                  &pp);
         if (st != TCONV_OK) { /* cannot happen: the same shapes passed above */
             tconv_plan_destroy(p);
             return st;
@@ -171,21 +170,32 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
     tconv_status st = check_run_exec(plan, &e);
     if (st != TCONV_OK)
         return st;
+    if (!input)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "input must not be NULL");
+    /* Does the input fit the plan? Checked first, so the message speaks of the plan
+     * rather than of its private weight copy. */
+    if (input->rank == plan->rank) {
+        const int off = input->rank == 4 ? 0 : 1;
+        const int64_t n = off ? 1 : input->shape[0], c = input->shape[1 - off],
+                      h = input->shape[2 - off], w = input->shape[3 - off];
+        if (c != plan->s.cin || h != plan->s.h || w != plan->s.w || n > plan->s.n)
+            return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
+                               "input (N=%lld, Cin=%lld, H=%lld, W=%lld) does not fit the plan "
+                               "(N<=%lld, Cin=%lld, H=%lld, W=%lld)",
+                               (long long)n, (long long)c, (long long)h, (long long)w,
+                               (long long)plan->s.n, (long long)plan->s.cin, (long long)plan->s.h,
+                               (long long)plan->s.w);
+    } else if (input->rank == 3 || input->rank == 4) {
+        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "input.rank=%d differs from the plan's %d",
+                           (int)input->rank, (int)plan->rank);
+    }
     tconv_tensor wv = plan_weight_view(plan);
     tconv_tensor bv = tconv_tensor_1d(plan->bias, plan->s.cout);
     tconv_problem pb;
-    st = tconv__build_problem(&plan->params, input, &wv, plan->bias ? &bv : NULL, output, true,
-                              &pb);
+    st = tconv__build_problem(&plan->params, input, &wv, plan->bias ? &bv : NULL, output,
+                              TCONV_CHECK_ALL, &pb);
     if (st != TCONV_OK)
         return st;
-    if (input->rank != plan->rank || pb.s.h != plan->s.h || pb.s.w != plan->s.w ||
-        pb.s.n > plan->s.n)
-        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
-                           "input (rank %d, N=%lld, H=%lld, W=%lld) does not fit the plan "
-                           "(rank %d, N<=%lld, H=%lld, W=%lld)",
-                           (int)input->rank, (long long)pb.s.n, (long long)pb.s.h,
-                           (long long)pb.s.w, (int)plan->rank, (long long)plan->s.n,
-                           (long long)plan->s.h, (long long)plan->s.w);
     tconv_algo_choice c = run_choice(plan, &e);
     return tconv__execute(&pb, &c, &e, plan->packed ? plan->packed : NULL, report);
 }
@@ -218,7 +228,7 @@ tconv_status tconv_plan_info(const tconv_plan *plan, tconv_report *report)
     memset(report, 0, sizeof *report);
     report->algorithm = plan->choice.algorithm;
     report->isa = plan->choice.isa;
-    report->num_threads = plan->choice.threads;
+    report->num_threads = 0; /* decided by each run */
     report->workspace_bytes = plan->packed_bytes;
     report->reason = plan->choice.reason;
     return TCONV_OK;

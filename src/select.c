@@ -7,22 +7,73 @@
 #include "algo.h"
 #include "thread/pool.h"
 
+#include "direct/direct.h"
+#include "lower/lower.h"
+
 extern const tconv_algo_impl tconv__algo_reference;
+
+/* The direct kernel as an algorithm: no packing, no workspace, its own tasks. */
+static bool direct_supports(const tconv_shape *s, const char **why)
+{
+    (void)s;
+    (void)why;
+    return true;
+}
+
+typedef struct direct_ctx {
+    const tconv_run_args *a;
+} direct_ctx;
+
+static void direct_task(void *ctx, int64_t t)
+{
+    const direct_ctx *d = ctx;
+    tconv__direct_task(d->a->pb, d->a->isa, t);
+}
+
+static void direct_run(const tconv_run_args *a)
+{
+    direct_ctx d = {a};
+    tconv__parallel_for(a->exec, a->threads, direct_task, &d, tconv__direct_tasks(&a->pb->s));
+}
+
+static const tconv_algo_impl algo_direct = {
+    .id = TCONV_ALGO_DIRECT,
+    .supports = direct_supports,
+    .run = direct_run,
+};
 
 const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
 {
     switch (algo) {
     case TCONV_ALGO_REFERENCE: return &tconv__algo_reference;
+    case TCONV_ALGO_GEMM_COL2IM: return &tconv__algo_gemm_col2im;
+    case TCONV_ALGO_PHASE_GEMM: return &tconv__algo_phase_gemm;
+    case TCONV_ALGO_DIRECT: return &algo_direct;
     default: return NULL;
     }
 }
 
+/* Thresholds of the choice, measured on the layers of bench/ (see docs/PERFORMANCE.md). */
+#define DIRECT_MAX_CIN_G 4   /* the direct kernel wins while a group has this few channels */
+#define DIRECT_MAX_COUT_G 4
+#define PHASE_MIN_EFFICIENCY 0.5
+
 tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, const char **reason)
 {
-    (void)s;
     (void)isa;
-    *reason = "only the reference algorithm exists in this build";
-    return TCONV_ALGO_REFERENCE;
+    if (s->cin_g <= DIRECT_MAX_CIN_G && s->cout_g <= DIRECT_MAX_COUT_G) {
+        *reason = "few channels per group (depthwise-like): direct kernel, no GEMM to fill";
+        return TCONV_ALGO_DIRECT;
+    }
+    const char *why;
+    if (tconv__algo_phase_gemm.supports(s, &why) &&
+        tconv__phase_efficiency(s) >= PHASE_MIN_EFFICIENCY) {
+        *reason = "stride phases: one GEMM per phase written straight to the output";
+        return TCONV_ALGO_PHASE_GEMM;
+    }
+    *reason = "input small next to the kernel (phase GEMMs would mostly multiply border "
+              "zeros) or too many phases: GEMM + col2im";
+    return TCONV_ALGO_GEMM_COL2IM;
 }
 
 tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_algo_choice *c)
@@ -44,8 +95,10 @@ tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_a
                                tconv_algorithm_name(c->algorithm), why);
         c->reason = "requested by the caller";
     }
-    if (c->algorithm == TCONV_ALGO_REFERENCE)
-        c->isa = TCONV_ISA_SCALAR; /* the reference is plain C whatever the CPU */
     c->threads = tconv__resolve_threads(exec->num_threads);
+    if (c->algorithm == TCONV_ALGO_REFERENCE) { /* plain C, one thread, whatever the CPU */
+        c->isa = TCONV_ISA_SCALAR;
+        c->threads = 1;
+    }
     return TCONV_OK;
 }

@@ -65,15 +65,20 @@ tconv_status tconv_output_padding_for_size(const tconv_params *params, const int
             !tconv__add(lo, p.stride[d] - 1, &hi))
             return tconv__fail(TCONV_ERR_SIZE_OVERFLOW,
                                "output size of dimension %d overflows int64", d);
-        if (output_size[d] < lo || output_size[d] > hi)
+        if (hi < 1)
+            return tconv__fail(TCONV_ERR_INVALID_ARGUMENT,
+                               "requested output_size[%d]=%lld, but no size is valid: even "
+                               "output_padding=%lld gives %lld (padding too large for an input "
+                               "of %lld and a kernel of %lld)",
+                               d, (long long)output_size[d], (long long)(p.stride[d] - 1),
+                               (long long)hi, (long long)in_size[d], (long long)kernel_size[d]);
+        const int64_t first = lo < 1 ? 1 : lo; /* sizes below 1 are never valid */
+        if (output_size[d] < first || output_size[d] > hi)
             return tconv__fail(TCONV_ERR_INVALID_ARGUMENT,
                                "requested output_size[%d]=%lld, but valid sizes range from "
                                "%lld to %lld (for an input of %lld and a kernel of %lld)",
-                               d, (long long)output_size[d], (long long)lo, (long long)hi,
+                               d, (long long)output_size[d], (long long)first, (long long)hi,
                                (long long)in_size[d], (long long)kernel_size[d]);
-        if (output_size[d] < 1)
-            return tconv__fail(TCONV_ERR_INVALID_ARGUMENT, "output_size[%d]=%lld must be >= 1",
-                               d, (long long)output_size[d]);
         res[d] = output_size[d] - lo;
     }
     output_padding[0] = res[0];
@@ -88,7 +93,7 @@ tconv_status tconv_output_shape(const tconv_params *params, const tconv_tensor *
     if (!out_shape)
         return tconv__fail(TCONV_ERR_NULL_POINTER, "out_shape must not be NULL");
     tconv_problem pb;
-    tconv_status st = tconv__build_problem(params, input, weight, NULL, NULL, false, &pb);
+    tconv_status st = tconv__build_problem(params, input, weight, NULL, NULL, TCONV_CHECK_SHAPES, &pb);
     if (st != TCONV_OK)
         return st;
     int64_t full[4] = {pb.s.n, pb.s.cout, pb.s.hout, pb.s.wout};

@@ -167,11 +167,14 @@ static bool ranges_overlap(uintptr_t alo, uintptr_t ahi, uintptr_t blo, uintptr_
 
 tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor *input,
                                   const tconv_tensor *weight, const tconv_tensor *bias,
-                                  const tconv_tensor *output, bool need_data, tconv_problem *pb)
+                                  const tconv_tensor *output, tconv_check check,
+                                  tconv_problem *pb)
 {
-    if (!params || !input || !weight || (need_data && !output))
+    if (!params || !input || !weight || (check == TCONV_CHECK_ALL && !output))
         return tconv__fail(TCONV_ERR_NULL_POINTER, "%s must not be NULL",
                            !params ? "params" : !input ? "input" : !weight ? "weight" : "output");
+    if (check == TCONV_CHECK_WEIGHTS)
+        output = NULL;
     tconv_status st = tconv__check_params(params);
     if (st != TCONV_OK)
         return st;
@@ -283,14 +286,18 @@ tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor
     pb->b = bias ? (const float *)bias->data : NULL;
     pb->y = output ? (float *)output->data : NULL;
 
-    if (!need_data)
+    if (check == TCONV_CHECK_SHAPES)
         return TCONV_OK;
 
-    uintptr_t xl, xh, wl, wh, bl = 0, bh = 0, yl, yh;
-    if ((st = check_memory(input, "input", &ex, &xl, &xh)) != TCONV_OK ||
+    /* Without an output (plan creation) only the weight and bias are used. */
+    uintptr_t xl = 0, xh = 0, wl, wh, bl = 0, bh = 0, yl, yh;
+    if ((output && (st = check_memory(input, "input", &ex, &xl, &xh)) != TCONV_OK) ||
         (st = check_memory(weight, "weight", &ew, &wl, &wh)) != TCONV_OK ||
-        (bias && (st = check_memory(bias, "bias", &eb, &bl, &bh)) != TCONV_OK) ||
-        (st = check_memory(output, "output", &ey, &yl, &yh)) != TCONV_OK)
+        (bias && (st = check_memory(bias, "bias", &eb, &bl, &bh)) != TCONV_OK))
+        return st;
+    if (!output)
+        return TCONV_OK;
+    if ((st = check_memory(output, "output", &ey, &yl, &yh)) != TCONV_OK)
         return st;
     if (!ey.empty && !is_non_overlapping(output))
         return tconv__fail(TCONV_ERR_ALIASING,

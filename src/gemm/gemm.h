@@ -70,6 +70,12 @@ void tconv__gemm_compute(const tconv_gemm_kernel *k, int64_t m, int64_t n, int64
                          const float *ap, const float *bp, float *c, int64_t rs_c,
                          int64_t cs_c, const float *bias, int accumulate);
 
+/* The kernel-table entries, one per micro-kernel file; each states its tile and kc next
+ * to the code that depends on them. Use tconv__gemm_kernel() rather than these. */
+extern const tconv_gemm_kernel tconv__gemm_f32_4x8_scalar;
+extern const tconv_gemm_kernel tconv__gemm_f32_6x16_avx2;
+extern const tconv_gemm_kernel tconv__gemm_f32_8x48_avx512;
+
 /* The micro-kernels (one per ISA file). */
 void tconv__ukernel_scalar(int64_t k, const float *a, const float *b, float *c, int64_t rs_c,
                            int64_t cs_c, int64_t m, int64_t n, const float *bias,

@@ -206,3 +206,91 @@ bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_te
     free(s);
     return ok;
 }
+
+bool tu_next_index(int rank, const int64_t *shape, int64_t *idx)
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        if (++idx[d] < shape[d])
+            return true;
+        idx[d] = 0;
+    }
+    return false;
+}
+
+bool tu_check_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                    const tconv_tensor *b, const tconv_tensor *got, double factor, char *msg,
+                    size_t msglen)
+{
+    double *s = NULL;
+    double *exact = tu_exact(p, x, w, b, &s);
+    const int off = got->rank == 4 ? 0 : 1;
+    int64_t N = off ? 1 : got->shape[0], C = got->shape[1 - off], Ho = got->shape[2 - off],
+            Wo = got->shape[3 - off];
+    int64_t K = (x->shape[1 - off] / p->groups) * w->shape[2] * w->shape[3];
+    double u = ldexp(1.0, -24), nu = (double)(K + 1) * u, gamma = nu / (1.0 - nu);
+    double worst = 0;
+    bool ok = true;
+    if (msg && msglen)
+        msg[0] = '\0';
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t y = 0; y < Ho; y++)
+                for (int64_t xx = 0; xx < Wo; xx++) {
+                    size_t o = (size_t)(((n * C + c) * Ho + y) * Wo + xx);
+                    double a = get4(got, n, c, y, xx);
+                    double tol = factor * gamma * s[o] + FLT_MIN;
+                    double err = fabs(a - exact[o]);
+                    if (!(err <= tol)) { /* also catches NaN */
+                        double ratio = err / tol;
+                        if (ok || ratio > worst) {
+                            worst = ratio;
+                            if (msg)
+                                snprintf(msg, msglen,
+                                         "at (n=%lld, c=%lld, y=%lld, x=%lld): got %.9g, exact "
+                                         "%.17g, |diff| %.3g > tol %.3g (K=%lld)",
+                                         (long long)n, (long long)c, (long long)y, (long long)xx,
+                                         a, exact[o], err, tol, (long long)K);
+                        }
+                        ok = false;
+                    }
+                }
+    free(exact);
+    free(s);
+    return ok;
+}
+
+bool tu_same_bits(const tconv_tensor *a, const tconv_tensor *b, char *msg, size_t msglen)
+{
+    if (msg && msglen)
+        msg[0] = '\0';
+    if (a->rank != b->rank) {
+        if (msg)
+            snprintf(msg, msglen, "rank %d vs %d", (int)a->rank, (int)b->rank);
+        return false;
+    }
+    for (int d = 0; d < a->rank; d++)
+        if (a->shape[d] != b->shape[d]) {
+            if (msg)
+                snprintf(msg, msglen, "shape[%d] %lld vs %lld", d, (long long)a->shape[d],
+                         (long long)b->shape[d]);
+            return false;
+        }
+    if (tu_numel(a) == 0)
+        return true;
+    int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0};
+    do {
+        uint32_t ba, bb;
+        memcpy(&ba, tu_at(a, idx), sizeof ba);
+        memcpy(&bb, tu_at(b, idx), sizeof bb);
+        if (ba != bb) {
+            if (msg)
+                snprintf(msg, msglen, "at (%lld, %lld, %lld, %lld)[:rank %d]: %.9g (0x%08x) vs "
+                         "%.9g (0x%08x)",
+                         (long long)idx[0], (long long)idx[1], (long long)idx[2],
+                         (long long)idx[3], (int)a->rank, (double)*tu_at(a, idx), (unsigned)ba,
+                         (double)*tu_at(b, idx), (unsigned)bb);
+            return false;
+        }
+    } while (tu_next_index(a->rank, a->shape, idx));
+    return true;
+}

@@ -73,4 +73,23 @@ bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_te
 double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
                  const tconv_tensor *b, double **s_out);
 
+/* Advances idx (rank entries) to the next index of `shape` in row-major order. Returns
+ * false once every index has been visited (idx is then all zeros again); start from all
+ * zeros and call it after visiting each index. An empty shape has no indices: callers
+ * check tu_numel() first. */
+bool tu_next_index(int rank, const int64_t *shape, int64_t *idx);
+
+/* Compares `got` with tu_exact() element by element and accepts
+ *     |got - exact| <= factor * gamma(K+1) * S + FLT_MIN,
+ * the rigorous bound for ONE float evaluation in any order, with or without FMA (half of
+ * tu_check_close's tolerance, which bounds the difference of two evaluations). factor = 1
+ * is rigorous. Same return and msg convention as tu_check_close(). */
+bool tu_check_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                    const tconv_tensor *b, const tconv_tensor *got, double factor, char *msg,
+                    size_t msglen);
+
+/* True if a and b (same rank and shape, any strides) hold bit-identical floats at every
+ * index; otherwise false and the first differing index in msg. */
+bool tu_same_bits(const tconv_tensor *a, const tconv_tensor *b, char *msg, size_t msglen);
+
 #endif /* TCONV_TESTUTIL_H */

@@ -1,0 +1,171 @@
+/*
+ * gemm.c - the portable half of tconv's packed SGEMM: the kernel table, packing into
+ * the panel formats of gemm.h, and the cache-blocked driver around the micro-kernels.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "gemm.h"
+
+const tconv_gemm_kernel *tconv__gemm_kernel(tconv_isa isa)
+{
+    if (isa == TCONV_ISA_AUTO)
+        isa = tconv_isa_detected();
+    /* Portable first, then each ISA level this build has overrides it in rising order. */
+    const tconv_gemm_kernel *k = &tconv__gemm_f32_4x8_scalar;
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX2)
+        k = &tconv__gemm_f32_6x16_avx2;
+    if (isa >= TCONV_ISA_AVX512)
+        k = &tconv__gemm_f32_8x48_avx512;
+#endif
+    return k;
+}
+
+static size_t packed_floats(int64_t len, int64_t width, int64_t kdim)
+{
+    const int64_t panels = (len + width - 1) / width;
+    return (size_t)panels * (size_t)width * (size_t)kdim;
+}
+
+size_t tconv__gemm_packed_a_floats(const tconv_gemm_kernel *k, int64_t m, int64_t kdim)
+{
+    return packed_floats(m, k->mr, kdim);
+}
+
+size_t tconv__gemm_packed_b_floats(const tconv_gemm_kernel *k, int64_t kdim, int64_t n)
+{
+    return packed_floats(n, k->nr, kdim);
+}
+
+/* Packing A and packing B are the same operation seen from the panel's side: `len`
+ * lines of `kdim` elements, element (line i, depth p) at x[i*s_line + p*s_depth], cut into
+ * panels of `width` lines stored depth-major (panel[p*width + r]), the last panel padded
+ * with zero lines so that the micro-kernel never needs to know where the matrix ends. */
+static void pack_panels(int64_t width, int64_t len, int64_t kdim, const float *x,
+                        int64_t s_line, int64_t s_depth, float *dst)
+{
+    for (int64_t i0 = 0; i0 < len; i0 += width) {
+        const int64_t w = len - i0 < width ? len - i0 : width;
+        const float *src = x + i0 * s_line;
+        if (s_line == 1) {
+            /* The common B (row-major im2col) and column-major A case: each depth step
+             * is one contiguous run. */
+            if (w == width) {
+                for (int64_t p = 0; p < kdim; p++)
+                    memcpy(dst + p * width, src + p * s_depth, (size_t)width * sizeof(float));
+            } else {
+                for (int64_t p = 0; p < kdim; p++) {
+                    memcpy(dst + p * width, src + p * s_depth, (size_t)w * sizeof(float));
+                    memset(dst + p * width + w, 0, (size_t)(width - w) * sizeof(float));
+                }
+            }
+        } else {
+            for (int64_t p = 0; p < kdim; p++) {
+                float *d = dst + p * width;
+                const float *s = src + p * s_depth;
+                for (int64_t r = 0; r < w; r++)
+                    d[r] = s[r * s_line];
+                for (int64_t r = w; r < width; r++)
+                    d[r] = 0.0f;
+            }
+        }
+        dst += width * kdim;
+    }
+}
+
+void tconv__gemm_pack_a(const tconv_gemm_kernel *k, int64_t m, int64_t kdim, const float *a,
+                        int64_t rs_a, int64_t cs_a, float *dst)
+{
+    pack_panels(k->mr, m, kdim, a, rs_a, cs_a, dst);
+}
+
+void tconv__gemm_pack_b(const tconv_gemm_kernel *k, int64_t kdim, int64_t n, const float *b,
+                        int64_t rs_b, int64_t cs_b, float *dst)
+{
+    pack_panels(k->nr, n, kdim, b, cs_b, rs_b, dst);
+}
+
+/* The A block (up to mc rows x kc) that stays in L2 while every B slice of its K block
+ * passes over it: half of Sapphire Rapids' 2 MiB L2, the rest left to the B slice in use
+ * (kc x NR), the C tiles and the prefetchers' lines. */
+enum { A_BLOCK_BYTES = 1 << 20 };
+
+/* Brings the C tile of the next kernel call into L1 while this one computes: when the
+ * next call accumulates, its first FMAs wait for those C values, which are usually in L3
+ * by then (C is revisited once per K block); when it overwrites, its stores would wait
+ * for the lines (read for ownership) just the same. Only for row-major C, the case
+ * worth tuning. */
+static void prefetch_c_tile(const float *c, int64_t rs_c, int64_t rows, int64_t cols)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j += 64 / (int64_t)sizeof(float))
+            __builtin_prefetch(c + r * rs_c + j, 0, 3);
+#else
+    (void)c;
+    (void)rs_c;
+    (void)rows;
+    (void)cols;
+#endif
+}
+
+void tconv__gemm_compute(const tconv_gemm_kernel *k, int64_t m, int64_t n, int64_t kdim,
+                         const float *ap, const float *bp, float *c, int64_t rs_c,
+                         int64_t cs_c, const float *bias, int accumulate)
+{
+    const int64_t mr = k->mr, nr = k->nr;
+    if (m <= 0 || n <= 0)
+        return;
+    if (kdim <= 0) {
+        /* No products: C keeps its value or becomes the bias (or zero). */
+        if (!accumulate)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++)
+                    c[i * rs_c + j * cs_c] = bias ? bias[i] : 0.0f;
+        return;
+    }
+    const int64_t m_panels = (m + mr - 1) / mr, n_panels = (n + nr - 1) / nr;
+
+    /* Equal K blocks no longer than kc (K = 1100 is 2 x 560, not 1024 + 76), rounded up
+     * to 16 floats so that every slice starts 64-byte aligned whatever MR and NR are.
+     * The result does not depend on the blocking: the kernels continue one chain
+     * through C. */
+    const int64_t k_blocks = (kdim + k->kc - 1) / k->kc;
+    int64_t kcb = (kdim + k_blocks - 1) / k_blocks;
+    kcb = (kcb + 15) / 16 * 16;
+    int64_t mc_panels = A_BLOCK_BYTES / ((int64_t)sizeof(float) * kcb * mr);
+    if (mc_panels < 1)
+        mc_panels = 1;
+
+    for (int64_t p0 = 0; p0 < kdim; p0 += kcb) {
+        const int64_t kb = kdim - p0 < kcb ? kdim - p0 : kcb;
+        const int acc = p0 == 0 ? accumulate : 1;
+        for (int64_t i0 = 0; i0 < m_panels; i0 += mc_panels) {
+            const int64_t i1 = i0 + mc_panels < m_panels ? i0 + mc_panels : m_panels;
+            /* One B slice against every A panel of the block. The inner loop streams A
+             * (MR floats per k, broadcast) and keeps B (NR floats per k, whole vectors)
+             * in place: streaming the operand with fewer bytes per FMA is what keeps
+             * the traffic from L2 and L3 low, and the whole A block is reread from L2
+             * for each B slice instead of the B slices from L3 for each A panel. */
+            for (int64_t j = 0; j < n_panels; j++) {
+                const float *b_sl = bp + j * nr * kdim + p0 * nr;
+                const int64_t nn = n - j * nr < nr ? n - j * nr : nr;
+                for (int64_t i = i0; i < i1; i++) {
+                    const int64_t mm = m - i * mr < mr ? m - i * mr : mr;
+                    if (cs_c == 1) {
+                        /* The next tile down, or the top of the next column. */
+                        const int64_t ni = i + 1 < i1 ? i + 1 : i0, nj = i + 1 < i1 ? j : j + 1;
+                        if (nj < n_panels)
+                            prefetch_c_tile(c + ni * mr * rs_c + nj * nr, rs_c,
+                                            m - ni * mr < mr ? m - ni * mr : mr,
+                                            n - nj * nr < nr ? n - nj * nr : nr);
+                    }
+                    k->fn(kb, ap + i * mr * kdim + p0 * mr, b_sl, c + i * mr * rs_c + j * nr * cs_c,
+                          rs_c, cs_c, mm, nn, acc || !bias ? NULL : bias + i * mr, acc);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/*
+ * im2col.h - the per-ISA panel packer of the phase path: one NR-column panel of a
+ * packed B tile (format in ../gemm/gemm.h: element (k, c) at panel[k*nr + c]) gathered
+ * from contiguous input rows. Filling a whole panel k by k writes one sequential stream
+ * (nr floats per k); the ISA versions do each run with masked vector loads and stores.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TCONV_IM2COL_H
+#define TCONV_IM2COL_H
+
+#include "../internal.h"
+
+/* A run of panel columns with the same (n, qy). */
+typedef struct tconv_im2col_seg {
+    int64_t x_off;  /* input offset of (n, the group's first channel, row 0, column 0) */
+    int64_t qy, qx0, len;
+    int64_t col;    /* first panel column of the run */
+} tconv_im2col_seg;
+
+/* Row k of the panel reads channel offset c_off, rows shifted by dy, columns by dx. */
+typedef struct tconv_im2col_tap {
+    int64_t c_off, dy, dx;
+} tconv_im2col_tap;
+
+/* For every k in [0, K), run s and t in [0, s.len):
+ *   panel[k*nr + s.col + t] = x[s.x_off + tap.c_off + iy*xs2 + ix]
+ *       with iy = s.qy + tap.dy, ix = s.qx0 + tap.dx + t,
+ * 0 where iy is outside [0, h) or ix outside [0, w); columns [ncols, nr) are zero.
+ * Input columns are contiguous (element stride 1). Reads no input element outside
+ * those bounds. nr <= 64. */
+typedef void (*tconv_im2col_panel_fn)(float *panel, int64_t nr, int64_t ncols,
+                                      const tconv_im2col_tap *taps, int64_t K,
+                                      const tconv_im2col_seg *segs, int64_t nsegs,
+                                      const float *x, int64_t xs2, int64_t h, int64_t w);
+
+void tconv__im2col_panel_scalar(float *panel, int64_t nr, int64_t ncols,
+                                const tconv_im2col_tap *taps, int64_t K,
+                                const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
+                                int64_t xs2, int64_t h, int64_t w);
+void tconv__im2col_panel_avx2(float *panel, int64_t nr, int64_t ncols,
+                              const tconv_im2col_tap *taps, int64_t K,
+                              const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
+                              int64_t xs2, int64_t h, int64_t w);
+void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
+                                const tconv_im2col_tap *taps, int64_t K,
+                                const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
+                                int64_t xs2, int64_t h, int64_t w);
+
+/* The panel packer of an ISA level (the best one at or below it in this build). */
+tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa);
+
+/* The valid part [*lo, *hi) of a run (empty if the row is outside the input). */
+static inline void tconv__im2col_valid(int64_t iy, int64_t ix0, int64_t len, int64_t h,
+                                       int64_t w, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = 0;
+    if (iy >= 0 && iy < h && ix0 < w && ix0 + len > 0) {
+        *lo = ix0 < 0 ? -ix0 : 0;
+        *hi = w - ix0 < len ? w - ix0 : len;
+    }
+}
+
+#endif /* TCONV_IM2COL_H */

@@ -1,0 +1,95 @@
+/*
+ * im2col_avx512.c - AVX-512F panel packer of the phase path (contract in im2col.h).
+ *
+ * Runs are copied 16 lanes at a time with masked loads (lanes outside the input are
+ * zero and touch no memory) and masked stores. The common panel is uniform: all its
+ * runs start at the same column and have the same length (whole phase rows, or
+ * aligned pieces of rows); then the column masks depend only on the tap, and each run
+ * costs a row check, a load and a store.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <immintrin.h>
+#include <stdbool.h>
+
+#include "im2col.h"
+
+static __mmask16 lanes(int64_t from, int64_t to) /* bits [from, to) of 0..16 */
+{
+    from = from < 0 ? 0 : from > 16 ? 16 : from;
+    to = to < 0 ? 0 : to > 16 ? 16 : to;
+    return to > from ? (__mmask16)(((1u << to) - 1u) & ~((1u << from) - 1u)) : 0;
+}
+
+/* Integer address arithmetic: masked-off lanes may lie outside the input. */
+static const float *at(const float *base, int64_t off)
+{
+    return (const float *)((uintptr_t)base + (uintptr_t)(off * (int64_t)sizeof(float)));
+}
+
+static void panel_general(float *panel, int64_t nr, int64_t ncols, const tconv_im2col_tap *taps,
+                          int64_t K, const tconv_im2col_seg *segs, int64_t nsegs,
+                          const float *x, int64_t xs2, int64_t h, int64_t w)
+{
+    for (int64_t k = 0; k < K; k++) {
+        float *row = panel + k * nr;
+        const tconv_im2col_tap tp = taps[k];
+        for (int64_t si = 0; si < nsegs; si++) {
+            const tconv_im2col_seg *s = &segs[si];
+            const int64_t iy = s->qy + tp.dy, ix0 = s->qx0 + tp.dx;
+            int64_t lo, hi;
+            tconv__im2col_valid(iy, ix0, s->len, h, w, &lo, &hi);
+            const float *src = at(x, s->x_off + tp.c_off + (hi > lo ? iy * xs2 : 0) + ix0);
+            for (int64_t t0 = 0; t0 < s->len; t0 += 16) {
+                const __m512 v = _mm512_maskz_loadu_ps(lanes(lo - t0, hi - t0), at(src, t0));
+                _mm512_mask_storeu_ps(row + s->col + t0, lanes(0, s->len - t0), v);
+            }
+        }
+        for (int64_t c0 = ncols; c0 < nr; c0 += 16)
+            _mm512_mask_storeu_ps(row + c0, lanes(0, nr - c0), _mm512_setzero_ps());
+    }
+}
+
+/* All runs share qx0 and len <= 32 (two vectors). */
+static void panel_uniform(float *panel, int64_t nr, int64_t ncols, const tconv_im2col_tap *taps,
+                          int64_t K, const tconv_im2col_seg *segs, int64_t nsegs,
+                          const float *x, int64_t xs2, int64_t h, int64_t w)
+{
+    const int64_t qx0 = segs[0].qx0, len = segs[0].len;
+    const __mmask16 st0 = lanes(0, len), st1 = lanes(0, len - 16);
+    for (int64_t k = 0; k < K; k++) {
+        float *row = panel + k * nr;
+        const tconv_im2col_tap tp = taps[k];
+        const int64_t ix0 = qx0 + tp.dx;
+        const int64_t lo = ix0 < 0 ? -ix0 : 0, hi = w - ix0 < len ? w - ix0 : len;
+        const __mmask16 ld0 = lanes(lo, hi), ld1 = lanes(lo - 16, hi - 16);
+        const float *xk = at(x, tp.c_off + tp.dy * xs2 + ix0);
+        for (int64_t si = 0; si < nsegs; si++) {
+            const tconv_im2col_seg *s = &segs[si];
+            const bool ok = (uint64_t)(s->qy + tp.dy) < (uint64_t)h;
+            const float *src = at(xk, s->x_off + s->qy * xs2);
+            const __m512 v0 = _mm512_maskz_loadu_ps(ok ? ld0 : 0, src);
+            _mm512_mask_storeu_ps(row + s->col, st0, v0);
+            if (len > 16) {
+                const __m512 v1 = _mm512_maskz_loadu_ps(ok ? ld1 : 0, at(src, 16));
+                _mm512_mask_storeu_ps(row + s->col + 16, st1, v1);
+            }
+        }
+        for (int64_t c0 = ncols; c0 < nr; c0 += 16)
+            _mm512_mask_storeu_ps(row + c0, lanes(0, nr - c0), _mm512_setzero_ps());
+    }
+}
+
+void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
+                                const tconv_im2col_tap *taps, int64_t K,
+                                const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
+                                int64_t xs2, int64_t h, int64_t w)
+{
+    bool uniform = nsegs > 0 && segs[0].len <= 32;
+    for (int64_t si = 1; si < nsegs && uniform; si++)
+        uniform = segs[si].qx0 == segs[0].qx0 && segs[si].len == segs[0].len;
+    if (uniform)
+        panel_uniform(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
+    else
+        panel_general(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
+}

@@ -1,0 +1,49 @@
+/*
+ * im2col_scalar.c - portable panel packer of the phase path (contract in im2col.h),
+ * and the choice of packer by ISA.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "im2col.h"
+
+void tconv__im2col_panel_scalar(float *panel, int64_t nr, int64_t ncols,
+                                const tconv_im2col_tap *taps, int64_t K,
+                                const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
+                                int64_t xs2, int64_t h, int64_t w)
+{
+    for (int64_t k = 0; k < K; k++) {
+        float *row = panel + k * nr;
+        const tconv_im2col_tap tp = taps[k];
+        for (int64_t si = 0; si < nsegs; si++) {
+            const tconv_im2col_seg *s = &segs[si];
+            float *d = row + s->col;
+            const int64_t iy = s->qy + tp.dy, ix0 = s->qx0 + tp.dx;
+            int64_t lo, hi, t = 0;
+            tconv__im2col_valid(iy, ix0, s->len, h, w, &lo, &hi);
+            for (; t < lo; t++)
+                d[t] = 0.0f;
+            if (hi > lo) {
+                const float *src = x + s->x_off + tp.c_off + iy * xs2 + (ix0 + lo);
+                for (; t < hi; t++)
+                    d[t] = src[t - lo];
+            }
+            for (; t < s->len; t++)
+                d[t] = 0.0f;
+        }
+        for (int64_t c = ncols; c < nr; c++)
+            row[c] = 0.0f;
+    }
+}
+
+tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa)
+{
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX512)
+        return tconv__im2col_panel_avx512;
+    if (isa >= TCONV_ISA_AVX2)
+        return tconv__im2col_panel_avx2;
+#else
+    (void)isa;
+#endif
+    return tconv__im2col_panel_scalar;
+}

@@ -1,0 +1,50 @@
+/*
+ * lower.h - lowering transposed convolution onto the packed GEMM (src/gemm):
+ * stride-phase geometry shared by the phase path (phase.c), the col2im path
+ * (col2im.c) and the algorithm choice (select.c).
+ *
+ * Stride phases. Output row oy = py + sh*qy belongs to phase py in [0, sh). A kernel row
+ * ky contributes to it only if (py + ph - ky*dh) is a multiple of sh, and then reads
+ * input row iy = qy + (py + ph - ky*dh)/sh. The valid ky of a phase form an arithmetic
+ * progression (step sh/gcd(sh, dh)), and every ky belongs to exactly one phase, so the
+ * phases split the kernel without multiplying by the zeros a dilated input would hold.
+ * Each phase is a plain correlation: out_phase = W_phase (x) x, one GEMM.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TCONV_LOWER_H
+#define TCONV_LOWER_H
+
+#include "../algo.h"
+
+/* The taps of one phase along one dimension. */
+typedef struct tconv_taps {
+    int64_t count; /* number of kernel positions in this phase (0: none) */
+    int64_t first; /* first kernel index k */
+    int64_t step;  /* k step between taps */
+    int64_t d0;    /* input offset of the first tap: i = q + d0 + t*dstep */
+    int64_t dstep;
+} tconv_taps;
+
+void tconv__phase_taps(int64_t phase, int64_t stride, int64_t pad, int64_t dil, int64_t k,
+                       tconv_taps *t);
+
+/* Number of outputs of phase `phase` in a dimension of `out` outputs. */
+static inline int64_t tconv__phase_len(int64_t phase, int64_t stride, int64_t out)
+{
+    return phase < out ? (out - phase + stride - 1) / stride : 0;
+}
+
+/* Fraction of the phase GEMMs' multiply-adds that touch a real input (the rest multiply
+ * the zeros of out-of-range taps at the borders). 1.0 for interior-dominated layers;
+ * tiny inputs with big kernels (e.g. 1x1 -> 4x4) score low. */
+double tconv__phase_efficiency(const tconv_shape *s);
+
+/* Largest number of phases the phase path accepts (sh*sw); beyond it most phases are
+ * empty and col2im is the better lowering anyway. */
+#define TCONV_MAX_PHASES 64
+
+extern const tconv_algo_impl tconv__algo_phase_gemm;
+extern const tconv_algo_impl tconv__algo_gemm_col2im;
+
+#endif /* TCONV_LOWER_H */

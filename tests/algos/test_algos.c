@@ -1,0 +1,477 @@
+/*
+ * test_algos.c - every algorithm x every ISA level this machine has x thread counts
+ * 1, 2, 3 agrees with the reference kernel, on randomized shapes covering every
+ * parameter, in every layout, through one-shot calls and plans; results are
+ * bit-identical across thread counts; the choice functions are pure and sensible.
+ *
+ * Tolerance: tu_check_close with factor 1, i.e. |alg - ref| <= 2*gamma(K+1)*S per
+ * element (testutil.h derives it). Set TCONV_TEST_SEED to replay another sequence and
+ * TCONV_TEST_CASES to change the number of random problems.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algo.h"
+#include "lower/lower.h"
+#include "testutil.h"
+
+static const tconv_algorithm algos[] = {TCONV_ALGO_GEMM_COL2IM, TCONV_ALGO_PHASE_GEMM,
+                                        TCONV_ALGO_DIRECT, TCONV_ALGO_AUTO};
+#define NALGOS (sizeof algos / sizeof algos[0])
+
+typedef struct problem {
+    tconv_params p;
+    int64_t xshape[4], wshape[4], yshape[4];
+    int rank;
+    bool bias;
+} problem;
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 10) : dflt;
+}
+
+/* A random legal problem; small enough that the reference is quick. */
+static problem random_problem(tu_rng *r)
+{
+    problem pr;
+    memset(&pr, 0, sizeof pr);
+    pr.p = tconv_params_default();
+    for (;;) {
+        for (int d = 0; d < 2; d++) {
+            pr.p.stride[d] = tu_range(r, 1, 4);
+            pr.p.dilation[d] = tu_range(r, 1, 3);
+            int64_t op_max = (pr.p.stride[d] > pr.p.dilation[d] ? pr.p.stride[d] : pr.p.dilation[d]) - 1;
+            pr.p.output_padding[d] = tu_range(r, 0, op_max);
+        }
+        int64_t kh = tu_range(r, 1, 5), kw = tu_range(r, 1, 5);
+        pr.p.padding[0] = tu_range(r, 0, pr.p.dilation[0] * (kh - 1) + 2);
+        pr.p.padding[1] = tu_range(r, 0, pr.p.dilation[1] * (kw - 1) + 2);
+        int kind = (int)tu_range(r, 0, 3);
+        int64_t g = kind == 0 ? 1 : kind == 1 ? tu_range(r, 2, 4) : kind == 2 ? tu_range(r, 2, 16) : 1;
+        int64_t cin_g = kind == 2 ? 1 : tu_range(r, 1, 24), cout_g = kind == 2 ? tu_range(r, 1, 2)
+                                                                               : tu_range(r, 1, 40);
+        pr.p.groups = g;
+        int64_t n = tu_range(r, 0, 3), h = tu_range(r, 1, 9), w = tu_range(r, 1, 9);
+        pr.rank = tu_range(r, 0, 5) == 0 ? 3 : 4;
+        if (pr.rank == 3)
+            n = 1;
+        int64_t ho = (h - 1) * pr.p.stride[0] - 2 * pr.p.padding[0] + pr.p.dilation[0] * (kh - 1) +
+                     pr.p.output_padding[0] + 1;
+        int64_t wo = (w - 1) * pr.p.stride[1] - 2 * pr.p.padding[1] + pr.p.dilation[1] * (kw - 1) +
+                     pr.p.output_padding[1] + 1;
+        if (ho < 1 || wo < 1)
+            continue;
+        int64_t xs[4] = {n, cin_g * g, h, w}, ws[4] = {cin_g * g, cout_g, kh, kw},
+                ys[4] = {n, cout_g * g, ho, wo};
+        int off = pr.rank == 4 ? 0 : 1;
+        for (int d = 0; d < pr.rank; d++) {
+            pr.xshape[d] = xs[d + off];
+            pr.yshape[d] = ys[d + off];
+        }
+        memcpy(pr.wshape, ws, sizeof ws);
+        pr.bias = tu_range(r, 0, 1);
+        return pr;
+    }
+}
+
+static void describe(const problem *pr, char *buf, size_t len)
+{
+    const tconv_params *p = &pr->p;
+    snprintf(buf, len,
+             "x(%lld,%lld,%lld,%lld rank %d) w(%lld,%lld,%lld,%lld) stride(%lld,%lld) "
+             "pad(%lld,%lld) outpad(%lld,%lld) dil(%lld,%lld) groups %lld bias %d",
+             (long long)pr->xshape[0], (long long)pr->xshape[1], (long long)pr->xshape[2],
+             (long long)pr->xshape[3], pr->rank, (long long)pr->wshape[0],
+             (long long)pr->wshape[1], (long long)pr->wshape[2], (long long)pr->wshape[3],
+             (long long)p->stride[0], (long long)p->stride[1], (long long)p->padding[0],
+             (long long)p->padding[1], (long long)p->output_padding[0],
+             (long long)p->output_padding[1], (long long)p->dilation[0],
+             (long long)p->dilation[1], (long long)p->groups, (int)pr->bias);
+}
+
+/* Runs one problem through every algorithm, ISA, thread count and the plan path. */
+static void check_problem(const problem *pr, tu_rng *r, tu_layout xl, tu_layout yl)
+{
+    char what[512], msg[512];
+    describe(pr, what, sizeof what);
+    tu_tensor x = tu_tensor_new(pr->rank, pr->xshape, xl, r, 0);
+    tu_tensor w = tu_tensor_new(4, pr->wshape, TU_CONTIGUOUS, r, 0);
+    int64_t cout = pr->wshape[1] * pr->p.groups;
+    tu_tensor b = tu_tensor_new(1, &cout, TU_CONTIGUOUS, r, 0);
+    tu_tensor ref = tu_tensor_new(pr->rank, pr->yshape, TU_CONTIGUOUS, NULL, 0);
+    const tconv_tensor *bp = pr->bias ? &b.t : NULL;
+
+    tconv_exec e = tconv_exec_default();
+    e.algorithm = TCONV_ALGO_REFERENCE;
+    tconv_status st = tconv_convtranspose2d_ex(&pr->p, &x.t, &w.t, bp, &ref.t, &e, NULL);
+    if (st != TCONV_OK)
+        fail_msg("reference failed on %s: %s", what, tconv_last_error_message());
+
+    const tconv_isa top = tconv_isa_detected();
+    for (size_t ai = 0; ai < NALGOS; ai++)
+        for (int isa = TCONV_ISA_SCALAR; isa <= (int)top; isa++) {
+            tu_tensor first = tu_tensor_new(pr->rank, pr->yshape, yl, NULL, 0);
+            for (int threads = 1; threads <= 3; threads++) {
+                tu_tensor y = tu_tensor_new(pr->rank, pr->yshape, yl, NULL, -7.0f);
+                e = tconv_exec_default();
+                e.algorithm = algos[ai];
+                e.isa = isa;
+                e.num_threads = threads;
+                tconv_report rep;
+                st = tconv_convtranspose2d_ex(&pr->p, &x.t, &w.t, bp, &y.t, &e, &rep);
+                if (st != TCONV_OK)
+                    fail_msg("%s/%s/%dT failed on %s: %s", tconv_algorithm_name(algos[ai]),
+                             tconv_isa_name(isa), threads, what, tconv_last_error_message());
+                if (!tu_check_close(&pr->p, &x.t, &w.t, bp, &y.t, &ref.t, 1.0, msg, sizeof msg))
+                    fail_msg("%s/%s/%dT differs from the reference on %s: %s",
+                             tconv_algorithm_name(rep.algorithm), tconv_isa_name(isa), threads,
+                             what, msg);
+                /* bit-identical across thread counts */
+                if (threads == 1) {
+                    memcpy(first.buf, y.buf, y.buf_len * sizeof(float));
+                } else if (memcmp(first.buf, y.buf, y.buf_len * sizeof(float)) != 0) {
+                    fail_msg("%s/%s: %d threads not bit-identical to 1 thread on %s",
+                             tconv_algorithm_name(rep.algorithm), tconv_isa_name(isa), threads,
+                             what);
+                }
+                /* cropped views: the gaps of the buffer keep their fill */
+                if (yl == TU_CROPPED) {
+                    int64_t inside = tu_numel(&y.t), untouched = 0;
+                    for (size_t i = 0; i < y.buf_len; i++)
+                        untouched += y.buf[i] == -7.0f;
+                    assert_true(untouched >= (int64_t)y.buf_len - inside);
+                }
+                tu_tensor_free(&y);
+            }
+            tu_tensor_free(&first);
+            /* the plan path with the same choice, twice (packed weights reused) */
+            tconv_plan *plan = NULL;
+            e = tconv_exec_default();
+            e.algorithm = algos[ai];
+            e.isa = isa;
+            st = tconv_plan_create(&plan, &pr->p, &x.t, &w.t, bp, &e);
+            if (st != TCONV_OK)
+                fail_msg("plan %s/%s failed on %s: %s", tconv_algorithm_name(algos[ai]),
+                         tconv_isa_name(isa), what, tconv_last_error_message());
+            for (int rep = 0; rep < 2; rep++) {
+                tu_tensor y = tu_tensor_new(pr->rank, pr->yshape, yl, NULL, -7.0f);
+                tconv_exec re = tconv_exec_default();
+                re.num_threads = 2;
+                st = tconv_plan_run(plan, &x.t, &y.t, &re, NULL);
+                if (st != TCONV_OK)
+                    fail_msg("plan run failed on %s: %s", what, tconv_last_error_message());
+                if (!tu_check_close(&pr->p, &x.t, &w.t, bp, &y.t, &ref.t, 1.0, msg, sizeof msg))
+                    fail_msg("plan %s/%s differs from the reference on %s: %s",
+                             tconv_algorithm_name(algos[ai]), tconv_isa_name(isa), what, msg);
+                tu_tensor_free(&y);
+            }
+            tconv_plan_destroy(plan);
+        }
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&b);
+    tu_tensor_free(&ref);
+}
+
+static void test_random_problems(void **state)
+{
+    (void)state;
+    uint64_t seed = env_u64("TCONV_TEST_SEED", 20261126);
+    uint64_t cases = env_u64("TCONV_TEST_CASES", 150);
+    print_message("seed %llu, %llu cases\n", (unsigned long long)seed, (unsigned long long)cases);
+    tu_rng r = tu_rng_seed(seed);
+    for (uint64_t i = 0; i < cases; i++) {
+        problem pr = random_problem(&r);
+        tu_layout xl = (tu_layout)tu_range(&r, 0, TU_LAYOUT_COUNT - 1);
+        tu_layout yl = (tu_layout)tu_range(&r, 0, TU_LAYOUT_COUNT - 1);
+        check_problem(&pr, &r, xl, yl);
+    }
+}
+
+/* Shapes whose GEMMs cross the micro-kernel tile edges (M, N, K around MR, NR, kc)
+ * and the column tiles, plus the layer shapes of the benchmark scaled down. */
+static void test_edge_shapes(void **state)
+{
+    (void)state;
+    static const int64_t cases[][12] = {
+        /* N Cin H W Cout k stride pad outpad groups dil  */
+        {1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0},
+        {2, 13, 5, 7, 11, 3, 1, 1, 0, 1, 1, 0},
+        {1, 33, 9, 9, 31, 4, 2, 1, 0, 1, 1, 0},
+        {3, 64, 4, 4, 33, 4, 2, 1, 0, 1, 1, 0},
+        {1, 300, 3, 3, 13, 2, 2, 0, 0, 1, 1, 0},   /* K above typical kc */
+        {1, 17, 40, 35, 5, 3, 2, 1, 1, 1, 1, 0},  /* many column tiles */
+        {4, 100, 1, 1, 24, 4, 1, 0, 0, 1, 1, 0},  /* dcgan1-like: col2im territory */
+        {1, 21, 16, 16, 21, 4, 2, 1, 0, 1, 1, 0}, /* fcn_up */
+        {1, 16, 12, 12, 16, 4, 2, 1, 0, 16, 1, 0}, /* depthwise k4s2 */
+        {2, 32, 7, 9, 32, 3, 2, 1, 1, 4, 1, 0},   /* grp4-like */
+        {1, 8, 6, 6, 12, 3, 3, 4, 2, 2, 2, 0},    /* big padding, dilation */
+        {1, 6, 5, 5, 7, 2, 4, 0, 3, 1, 1, 0},     /* kernel smaller than stride */
+    };
+    tu_rng r = tu_rng_seed(7);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int64_t *c = cases[i];
+        problem pr;
+        memset(&pr, 0, sizeof pr);
+        pr.p = tconv_params_default();
+        for (int d = 0; d < 2; d++) {
+            pr.p.stride[d] = c[6];
+            pr.p.padding[d] = c[7];
+            pr.p.output_padding[d] = c[8];
+            pr.p.dilation[d] = c[10];
+        }
+        pr.p.groups = c[9];
+        pr.rank = 4;
+        int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+        int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+        int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
+                ys[4] = {c[0], c[4], ho, wo};
+        memcpy(pr.xshape, xs, sizeof xs);
+        memcpy(pr.wshape, ws, sizeof ws);
+        memcpy(pr.yshape, ys, sizeof ys);
+        pr.bias = true;
+        check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
+        check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CHANNELS_LAST);
+    }
+}
+
+/* The algorithm choice is a pure function of the shape and picks the intended path
+ * for the benchmark's layer types. */
+static void test_select(void **state)
+{
+    (void)state;
+    tconv_shape s;
+    memset(&s, 0, sizeof s);
+    const char *why = NULL;
+    /* dcgan3-like: phases */
+    s = (tconv_shape){.n = 64, .cin = 256, .h = 8, .w = 8, .cout = 128, .kh = 4, .kw = 4,
+                      .hout = 16, .wout = 16, .groups = 1, .cin_g = 256, .cout_g = 128,
+                      .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_PHASE_GEMM);
+    assert_non_null(why);
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_PHASE_GEMM);
+    /* dcgan1-like: 1x1 input, 4x4 kernel -> col2im */
+    s = (tconv_shape){.n = 64, .cin = 100, .h = 1, .w = 1, .cout = 512, .kh = 4, .kw = 4,
+                      .hout = 4, .wout = 4, .groups = 1, .cin_g = 100, .cout_g = 512,
+                      .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_GEMM_COL2IM);
+    /* depthwise -> direct */
+    s = (tconv_shape){.n = 1, .cin = 64, .h = 64, .w = 64, .cout = 64, .kh = 4, .kw = 4,
+                      .hout = 128, .wout = 128, .groups = 64, .cin_g = 1, .cout_g = 1,
+                      .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_DIRECT);
+    /* too many phases for the phase path */
+    s = (tconv_shape){.n = 1, .cin = 16, .h = 4, .w = 4, .cout = 16, .kh = 9, .kw = 9,
+                      .hout = 36, .wout = 36, .groups = 1, .cin_g = 16, .cout_g = 16,
+                      .sh = 9, .sw = 9, .dh = 1, .dw = 1};
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_GEMM_COL2IM);
+    assert_false(tconv__algo_impl(TCONV_ALGO_PHASE_GEMM)->supports(&s, &why));
+}
+
+/* Phase taps: every kernel index belongs to exactly one phase, and reads the right row. */
+static void test_phase_taps(void **state)
+{
+    (void)state;
+    for (int64_t stride = 1; stride <= 5; stride++)
+        for (int64_t dil = 1; dil <= 4; dil++)
+            for (int64_t pad = 0; pad <= 6; pad++)
+                for (int64_t k = 1; k <= 7; k++) {
+                    int owner[7] = {0};
+                    for (int64_t p = 0; p < stride; p++) {
+                        tconv_taps t;
+                        tconv__phase_taps(p, stride, pad, dil, k, &t);
+                        for (int64_t i = 0; i < t.count; i++) {
+                            int64_t ky = t.first + i * t.step;
+                            assert_true(ky >= 0 && ky < k);
+                            owner[ky]++;
+                            /* output q*stride + p reads input q + d */
+                            int64_t d = t.d0 + i * t.dstep;
+                            assert_int_equal((p + pad - ky * dil), d * stride);
+                        }
+                    }
+                    for (int64_t ky = 0; ky < k; ky++)
+                        assert_int_equal(owner[ky], 1);
+                }
+}
+
+/* Plans: workspace query, caller workspace with NO_ALLOC, input that does not fit. */
+static void test_plan_rules(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_seed(3);
+    tconv_params p = tconv_params_default();
+    p.stride[0] = p.stride[1] = 2;
+    p.padding[0] = p.padding[1] = 1;
+    int64_t xs[4] = {2, 8, 5, 5}, ws[4] = {8, 6, 4, 4}, ys[4] = {2, 6, 10, 10}, bs = 6;
+    tu_tensor x = tu_tensor_new(4, xs, TU_CONTIGUOUS, &r, 0);
+    tu_tensor w = tu_tensor_new(4, ws, TU_CONTIGUOUS, &r, 0);
+    tu_tensor b = tu_tensor_new(1, &bs, TU_CONTIGUOUS, &r, 0);
+    tu_tensor ref = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+    tu_tensor y = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+    tconv_exec e = tconv_exec_default();
+    e.algorithm = TCONV_ALGO_REFERENCE;
+    assert_int_equal(tconv_convtranspose2d_ex(&p, &x.t, &w.t, &b.t, &ref.t, &e, NULL), TCONV_OK);
+
+    tconv_plan *plan = NULL;
+    e = tconv_exec_default();
+    e.algorithm = TCONV_ALGO_PHASE_GEMM;
+    assert_int_equal(tconv_plan_create(&plan, &p, &x.t, &w.t, &b.t, &e), TCONV_OK);
+    /* the plan owns copies: clobbering the caller's weight changes nothing */
+    tu_tensor wkeep = tu_tensor_new(4, ws, TU_CONTIGUOUS, NULL, 0);
+    memcpy(wkeep.buf, w.buf, w.buf_len * sizeof(float));
+    for (size_t i = 0; i < w.buf_len; i++)
+        w.buf[i] = 1e30f;
+    tconv_exec re = tconv_exec_default();
+    re.num_threads = 2;
+    size_t need = 0;
+    assert_int_equal(tconv_plan_workspace_size(plan, &re, &need), TCONV_OK);
+    assert_true(need > 0);
+    void *ws_mem = aligned_alloc(64, (need + 63) / 64 * 64);
+    re.workspace = ws_mem;
+    re.workspace_size = need;
+    re.flags = TCONV_FLAG_NO_ALLOC;
+    assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &re, NULL), TCONV_OK);
+    char msg[256];
+    if (!tu_check_close(&p, &x.t, &wkeep.t, &b.t, &y.t, &ref.t, 1.0, msg, sizeof msg))
+        fail_msg("plan run with caller workspace: %s", msg);
+    tu_tensor_free(&wkeep);
+    /* too small a workspace with NO_ALLOC: refused, output untouched */
+    memset(y.buf, 0x55, y.buf_len * sizeof(float));
+    re.workspace_size = need - 64; /* aligned buffer: need - 63 bytes are used */
+    assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &re, NULL), TCONV_ERR_WORKSPACE_TOO_SMALL);
+    for (size_t i = 0; i < y.buf_len; i++) {
+        uint32_t u;
+        memcpy(&u, &y.buf[i], 4);
+        assert_int_equal(u, 0x55555555u);
+    }
+    /* a bigger batch than planned: refused */
+    int64_t xs_big[4] = {3, 8, 5, 5}, ys_big[4] = {3, 6, 10, 10};
+    tu_tensor xb = tu_tensor_new(4, xs_big, TU_CONTIGUOUS, &r, 0);
+    tu_tensor yb = tu_tensor_new(4, ys_big, TU_CONTIGUOUS, NULL, 0);
+    assert_int_equal(tconv_plan_run(plan, &xb.t, &yb.t, NULL, NULL), TCONV_ERR_SHAPE_MISMATCH);
+    /* another algorithm than planned: refused */
+    tconv_exec other = tconv_exec_default();
+    other.algorithm = TCONV_ALGO_REFERENCE;
+    assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &other, NULL), TCONV_ERR_INVALID_ARGUMENT);
+    tconv_report info;
+    assert_int_equal(tconv_plan_info(plan, &info), TCONV_OK);
+    assert_int_equal(info.algorithm, TCONV_ALGO_PHASE_GEMM);
+    assert_true(info.workspace_bytes > 0);
+    tconv_plan_destroy(plan);
+    free(ws_mem);
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&b);
+    tu_tensor_free(&ref);
+    tu_tensor_free(&y);
+    tu_tensor_free(&xb);
+    tu_tensor_free(&yb);
+}
+
+/* A caller-supplied parallel-for that runs tasks in reverse order on the calling
+ * thread: results must equal the pool's bit for bit. */
+static int64_t hook_calls;
+static void reverse_parallel_for(void *pool_ctx, tconv_task_fn fn, void *task_ctx, int64_t n)
+{
+    (void)pool_ctx;
+    hook_calls++;
+    for (int64_t i = n - 1; i >= 0; i--)
+        fn(task_ctx, i);
+}
+
+typedef struct shared_run {
+    const tconv_plan *plan;
+    const tconv_tensor *x;
+    tu_tensor y;
+    int threads;
+    tconv_status st;
+} shared_run;
+
+static void *run_plan_thread(void *arg)
+{
+    shared_run *r = arg;
+    tconv_exec e = tconv_exec_default();
+    e.num_threads = r->threads;
+    for (int i = 0; i < 5 && r->st == TCONV_OK; i++)
+        r->st = tconv_plan_run(r->plan, r->x, &r->y.t, &e, NULL);
+    return NULL;
+}
+
+/* The parallel-for hook, and one plan run from several application threads at once
+ * (each with its own output and thread count) giving the single-threaded result. */
+static void test_threads_and_hooks(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_seed(11);
+    tconv_params p = tconv_params_default();
+    p.stride[0] = p.stride[1] = 2;
+    p.padding[0] = p.padding[1] = 1;
+    int64_t xs[4] = {3, 24, 9, 9}, ws[4] = {24, 20, 4, 4}, ys[4] = {3, 20, 18, 18}, bs = 20;
+    tu_tensor x = tu_tensor_new(4, xs, TU_CONTIGUOUS, &r, 0);
+    tu_tensor w = tu_tensor_new(4, ws, TU_CONTIGUOUS, &r, 0);
+    tu_tensor b = tu_tensor_new(1, &bs, TU_CONTIGUOUS, &r, 0);
+    for (size_t ai = 0; ai + 1 < NALGOS; ai++) {
+        tconv_exec e = tconv_exec_default();
+        e.algorithm = algos[ai];
+        e.num_threads = 1;
+        tu_tensor want = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+        assert_int_equal(tconv_convtranspose2d_ex(&p, &x.t, &w.t, &b.t, &want.t, &e, NULL), TCONV_OK);
+
+        tu_tensor got = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+        e.num_threads = 3;
+        e.parallel_for = reverse_parallel_for;
+        hook_calls = 0;
+        assert_int_equal(tconv_convtranspose2d_ex(&p, &x.t, &w.t, &b.t, &got.t, &e, NULL), TCONV_OK);
+        assert_true(hook_calls > 0);
+        assert_memory_equal(got.buf, want.buf, want.buf_len * sizeof(float));
+        tu_tensor_free(&got);
+
+        tconv_plan *plan = NULL;
+        e = tconv_exec_default();
+        e.algorithm = algos[ai];
+        assert_int_equal(tconv_plan_create(&plan, &p, &x.t, &w.t, &b.t, &e), TCONV_OK);
+        enum { T = 4 };
+        pthread_t th[T];
+        shared_run runs[T];
+        for (int i = 0; i < T; i++) {
+            runs[i] = (shared_run){plan, &x.t, tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0), 1 + i % 3,
+                                   TCONV_OK};
+            assert_int_equal(pthread_create(&th[i], NULL, run_plan_thread, &runs[i]), 0);
+        }
+        for (int i = 0; i < T; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(runs[i].st, TCONV_OK);
+            assert_memory_equal(runs[i].y.buf, want.buf, want.buf_len * sizeof(float));
+            tu_tensor_free(&runs[i].y);
+        }
+        tconv_plan_destroy(plan);
+        tu_tensor_free(&want);
+    }
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_phase_taps),
+        cmocka_unit_test(test_select),
+        cmocka_unit_test(test_plan_rules),
+        cmocka_unit_test(test_threads_and_hooks),
+        cmocka_unit_test(test_edge_shapes),
+        cmocka_unit_test(test_random_problems),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
