@@ -11,6 +11,7 @@ works (and `help(tconv)` reads) even where the shared library is missing.
 import ctypes
 import ctypes.util
 import glob
+import json
 import os
 import subprocess
 import threading
@@ -146,12 +147,45 @@ def _repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _build_tree_candidates():
-    """libtconv.so* files in <repo>/build*/src, newest build first."""
+def _asan_build(build_dir):
+    """True if build_dir is a meson build with AddressSanitizer."""
+    try:
+        with open(os.path.join(build_dir, "meson-info", "intro-buildoptions.json")) as f:
+            options = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return any(o.get("name") == "b_sanitize" and "address" in str(o.get("value"))
+               for o in options)
+
+
+def _asan_loaded():
+    try:
+        return hasattr(ctypes.CDLL(None), "__asan_init")
+    except OSError:
+        return False
+
+
+def _build_tree_candidates(tried):
+    """libtconv.so* files in <repo>/build*/src, newest build first. AddressSanitizer
+    builds are skipped unless the ASan runtime is already loaded (LD_PRELOAD): loading
+    one into a plain interpreter aborts the process instead of failing."""
     found = []
-    for path in glob.glob(os.path.join(_repo_root(), "build*", "src", "libtconv.so*")):
-        if os.path.isfile(path) and not path.endswith((".p", ".a")):
-            found.append(path)
+    asan_ok = None
+    skipped = set()
+    for path in sorted(glob.glob(os.path.join(_repo_root(), "build*", "src", "libtconv.so*"))):
+        if not os.path.isfile(path) or path.endswith((".p", ".a")):
+            continue
+        build_dir = os.path.dirname(os.path.dirname(path))
+        if build_dir in skipped:
+            continue
+        if _asan_build(build_dir):
+            asan_ok = _asan_loaded() if asan_ok is None else asan_ok
+            if not asan_ok:
+                skipped.add(build_dir)
+                tried.append("%s: skipped, an AddressSanitizer build (preload libasan or "
+                             "set TCONV_LIBRARY)" % build_dir)
+                continue
+        found.append(path)
     # One per build directory: the unversioned link if present, else the shortest name.
     per_dir = {}
     for path in sorted(found, key=len):
@@ -211,7 +245,7 @@ def _find_and_load():
         return lib, env
     tried.append("TCONV_LIBRARY: not set")
 
-    candidates = _build_tree_candidates()
+    candidates = _build_tree_candidates(tried)
     if not candidates:
         tried.append("build tree: no %s" % os.path.join(_repo_root(), "build*", "src",
                                                         "libtconv.so*"))

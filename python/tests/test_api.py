@@ -100,8 +100,11 @@ class Library(unittest.TestCase):
         self.assertTrue(tconv.status_string(3).startswith("TCONV_ERR_SHAPE_MISMATCH"))
 
     def test_two_line_import_from_build_tree(self):
-        res = run_python("import tconv; print(tconv.version())",
-                         {"PYTHONPATH": PYDIR}, cwd=tempfile.gettempdir())
+        env = {"PYTHONPATH": PYDIR}
+        if os.environ.get("TCONV_LIBRARY"):  # the library under test, from another cwd
+            env["TCONV_LIBRARY"] = os.path.abspath(os.environ["TCONV_LIBRARY"])
+        res = run_python("import tconv; print(tconv.version())", env,
+                         cwd=tempfile.gettempdir())
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertEqual(res.stdout.strip(), tconv.version())
 

@@ -58,6 +58,10 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, geom *g)
         nc = nc_b;
     nc = nc / nr * nr;
     g->nc = nc < nr ? nr : nc > MAX_NC ? MAX_NC : nc;
+    /* no wider than all the pixels: small layers get small workspaces */
+    const int64_t all = (s->n * s->h * s->w + nr - 1) / nr * nr;
+    if (all > 0 && all < g->nc)
+        g->nc = all;
     g->hw = s->h * s->w;
     g->nb = g->hw >= g->nc ? 1 : g->nc / g->hw;
     g->nimg_blocks = s->n > 0 ? (s->n + g->nb - 1) / g->nb : 0;

@@ -79,7 +79,12 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
         nc = nr;
     if (nc > MAX_NC)
         nc = MAX_NC;
-    g->nc = nc;
+    /* no wider than the widest phase needs: small layers get small workspaces */
+    int64_t widest = 0;
+    for (int i = 0; i < g->nph; i++)
+        widest = g->ph[i].cols > widest ? g->ph[i].cols : widest;
+    widest = (widest + nr - 1) / nr * nr;
+    g->nc = nc < widest ? nc : widest > 0 ? widest : nr;
     g->ldc = nc;
     for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
