@@ -2,9 +2,10 @@
  * gemm.h - tconv's packed single-precision GEMM: C (+)= A * B (+ bias per row).
  *
  * The algorithm (packing formats, cache blocking) lives in gemm.c; micro-kernels live
- * in one file per ISA (ukernel_scalar.c, ../x86/ukernel_avx2.c, ../x86/ukernel_avx512.c)
- * and are picked by ISA through tconv__gemm_kernel(). Every ISA kernel is tested
- * against the scalar one (tests/test_gemm.c).
+ * in one file per ISA (ukernel_scalar.c, ukernel_avx2.c, ukernel_avx512.c, each with its
+ * kernel-table entry: tile, kc, name) and are picked by ISA through tconv__gemm_kernel().
+ * Every ISA kernel is tested against the scalar one and against a double-precision
+ * product (tests/kernels/gemm/test_gemm.c); bench/bench_gemm.c measures them.
  *
  * Packed formats (floats, 64-byte aligned buffers recommended):
  *   packed A: ceil(M/MR) panels; panel i holds rows [i*MR, i*MR+MR) for all K:
@@ -20,11 +21,18 @@
  * panel slice (k x MR, at `a`) and one B panel slice (k x NR, at `b`), k >= 1, and
  * writes its top-left m x n corner (1 <= m <= MR, 1 <= n <= NR) to C, where element
  * (r, c) lives at c[r*rs_c + c*cs_c] (any strides, any sign, cs_c == 1 is the fast case):
- *   accumulate != 0:  C += A*B                     (bias ignored)
- *   accumulate == 0:  C  = A*B + (bias ? bias[r] : 0)
- * Elements outside the m x n corner are neither read nor written. Summation over k is
- * in increasing p order with one accumulator per C element (FMA or mul+add per ISA),
- * so a kernel's result does not depend on m, n or the position of the tile.
+ *   accumulate != 0:  C += A*B                     (bias not read)
+ *   accumulate == 0:  C  = A*B + (bias ? bias[r] : 0)   (C not read)
+ * Elements outside the m x n corner are neither read nor written, nor are bias[r] for
+ * r >= m. Each C element is one chain: its accumulator starts at C (accumulate), at
+ * bias[r] or at 0, and the k products are added to it in increasing p order (FMA or
+ * rounded product + rounded sum, per ISA). Hence a kernel's result does not depend on
+ * m, n or the position of the tile, and continuing a chain through C (a second call
+ * with accumulate != 0 on the next K slice) gives the same bits as one call over both.
+ *
+ * Threads: tconv__gemm_compute called on pieces of M cut at multiples of MR, or of N
+ * cut at multiples of NR, writes exactly the bits one call writes (each element is
+ * the same chain whatever the split and whatever the K blocking).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -42,14 +50,16 @@ typedef void (*tconv_ukernel_fn)(int64_t k, const float *a, const float *b, floa
 
 typedef struct tconv_gemm_kernel {
     int mr, nr;          /* register tile */
-    int kc;              /* K block used by tconv__gemm_compute (chosen for this kernel's caches) */
+    int kc;              /* K block used by tconv__gemm_compute: equal blocks of at most kc
+                          * (a multiple of 16), chosen for this kernel and the caches */
     tconv_isa isa;
     tconv_ukernel_fn fn;
-    const char *name;    /* e.g. "f32_gemm_12x32_avx512" */
+    const char *name;    /* dtype, op, tile, ISA: "f32_gemm_8x48_avx512" */
 } tconv_gemm_kernel;
 
 /* The kernel of an ISA level (SCALAR always exists; an x86 level absent from this
- * build falls back to the best lower one). Never NULL. */
+ * build falls back to the best lower one; AUTO means tconv_isa_detected()). Never NULL.
+ * Callers must check the CPU supports the level (tconv_isa_detected()) first. */
 const tconv_gemm_kernel *tconv__gemm_kernel(tconv_isa isa);
 
 /* Floats needed to pack an M x K A or a K x N B for this kernel. */
@@ -64,8 +74,9 @@ void tconv__gemm_pack_b(const tconv_gemm_kernel *k, int64_t kdim, int64_t n, con
                         int64_t rs_b, int64_t cs_b, float *dst);
 
 /* C (M x N) (+)= packed A * packed B, blocked over K by k->kc, as the micro-kernel
- * contract says (accumulate, bias). Single-threaded; callers split M or N for threads.
- * `ap` and `bp` point at the first panel to use; panels are K floats deep. */
+ * contract says (accumulate, bias). Single-threaded; callers split M or N for threads
+ * (see above). `ap` and `bp` point at the first panel to use; panels are K floats deep.
+ * K = 0 sets C to the bias (or 0), or leaves it (accumulate); M or N = 0 does nothing. */
 void tconv__gemm_compute(const tconv_gemm_kernel *k, int64_t m, int64_t n, int64_t kdim,
                          const float *ap, const float *bp, float *c, int64_t rs_c,
                          int64_t cs_c, const float *bias, int accumulate);

@@ -29,8 +29,8 @@ const tconv_gemm_kernel tconv__gemm_f32_8x48_avx512 = {
 
 /* Software prefetch 32 k steps (~400 cycles) ahead. The hardware prefetchers fill L2 well
  * but bring lines into L1 only one step ahead; with the first A panel of each B slice,
- * B comes from L3 or DRAM and this distance covers that latency (+10..60% on the
- * large-N shapes). Prefetching past the end of a panel is harmless: it never faults. */
+ * B comes from L3 or DRAM and this distance covers that latency (measured +10..60% on
+ * the large-N shapes). Prefetching past the end of a panel is harmless: no faults. */
 enum { PREFETCH_B = 32 * NR, PREFETCH_A = 32 * MR };
 
 /* Edge tiles with n <= 16 or n <= 32 columns compute only the one or two vectors that
@@ -96,8 +96,8 @@ static void edge_1v(int64_t k, const float *a, const float *b, float *t, int loa
 
 static void edge_2v(int64_t k, const float *a, const float *b, float *t, int load)
 {
-    __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1,
-        c7_0, c7_1;
+    __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0,
+        c7_1;
     if (load) {
         c0_0 = _mm512_load_ps(t + 0 * NR + 0);
         c0_1 = _mm512_load_ps(t + 0 * NR + 16);
@@ -217,8 +217,8 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
     /* The accumulator starts at C or at the bias (never adds them at the end), so the
      * sum is one chain C, +p0, +p1, ...: the driver's K blocks (store, reload,
      * continue) cannot change it. */
-    __m512 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1,
-        c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
+    __m512 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2,
+        c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
     if (load) {
         c0_0 = _mm512_loadu_ps(cc + 0 * ldc + 0);
         c0_1 = _mm512_loadu_ps(cc + 0 * ldc + 16);

@@ -50,6 +50,17 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
 /* The panel packer of an ISA level (the best one at or below it in this build). */
 tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa);
 
+/* The other end of the phase path: one run of a C tile to the output. For co in [0, m)
+ * and t in [0, len):  y[co*ys_co + t*step] = c[co*ldc + t]. (step is the output's
+ * element distance between neighbouring columns of a phase: stride * column stride.) */
+typedef void (*tconv_phase_store_fn)(float *y, int64_t ys_co, int64_t step, const float *c,
+                                     int64_t ldc, int64_t m, int64_t len);
+void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const float *c,
+                               int64_t ldc, int64_t m, int64_t len);
+void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
+                               int64_t ldc, int64_t m, int64_t len);
+tconv_phase_store_fn tconv__phase_store(tconv_isa isa);
+
 /* The valid part [*lo, *hi) of a run (empty if the row is outside the input). */
 static inline void tconv__im2col_valid(int64_t iy, int64_t ix0, int64_t len, int64_t h,
                                        int64_t w, int64_t *lo, int64_t *hi)

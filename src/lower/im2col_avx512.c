@@ -93,3 +93,32 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
     else
         panel_general(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
 }
+
+/* Contiguous (step 1) and every-other-column (step 2: the output of a stride-2 phase in
+ * NCHW) runs go 16 output floats at a time; step 2 spreads 8 C values over the even
+ * lanes with an expanding load and writes only those lanes. */
+void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
+                               int64_t ldc, int64_t m, int64_t len)
+{
+    if (step != 1 && step != 2) {
+        tconv__phase_store_scalar(y, ys_co, step, c, ldc, m, len);
+        return;
+    }
+    for (int64_t co = 0; co < m; co++) {
+        float *yd = y + co * ys_co;
+        const float *src = c + co * ldc;
+        if (step == 1) {
+            for (int64_t t0 = 0; t0 < len; t0 += 16) {
+                const __mmask16 k = lanes(0, len - t0);
+                _mm512_mask_storeu_ps(yd + t0, k, _mm512_maskz_loadu_ps(k, src + t0));
+            }
+        } else {
+            for (int64_t t0 = 0; t0 < len; t0 += 8) {
+                const int64_t n = len - t0 < 8 ? len - t0 : 8;
+                const __mmask16 even = (__mmask16)(0x5555u & ((1u << (2 * n)) - 1u));
+                const __m512 v = _mm512_maskz_expandloadu_ps(even, src + t0);
+                _mm512_mask_storeu_ps(yd + 2 * t0, even, v);
+            }
+        }
+    }
+}

@@ -35,6 +35,28 @@ void tconv__im2col_panel_scalar(float *panel, int64_t nr, int64_t ncols,
     }
 }
 
+void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const float *c,
+                               int64_t ldc, int64_t m, int64_t len)
+{
+    for (int64_t co = 0; co < m; co++) {
+        float *yd = y + co * ys_co;
+        const float *src = c + co * ldc;
+        for (int64_t t = 0; t < len; t++)
+            yd[t * step] = src[t];
+    }
+}
+
+tconv_phase_store_fn tconv__phase_store(tconv_isa isa)
+{
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX512)
+        return tconv__phase_store_avx512;
+#else
+    (void)isa;
+#endif
+    return tconv__phase_store_scalar;
+}
+
 tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa)
 {
 #if TCONV_HAVE_X86_KERNELS

@@ -7,9 +7,11 @@
  *   B[k, (n, qy, qx)] = x[n, ci, qy + dy(ty), qx + dx(tx)]   (0 outside the input)
  * one GEMM with M = Cout/groups, K = Cin/groups * taps, N = batch * phase pixels.
  * A is packed once (by a plan, or into the workspace of a one-shot call). The columns
- * are cut into tiles of nc; a unit of work is (group, phase, tile): pack the B tile
- * (im2col of just that tile), run the GEMM into a per-thread C tile, copy the C tile
- * to its strided place in the output. Every output element is written exactly once,
+ * are cut into tiles of nc; a unit of work is (group, tile): for every phase, pack the
+ * B tile (im2col of just that tile), run the GEMM into a per-thread C tile, copy the C
+ * tile to its strided place in the output. Doing all phases of a tile in one unit means
+ * the output lines one phase writes partly are still in cache when the next phase
+ * fills them in (phases interleave in memory). Every output element is written once,
  * by one unit, with a summation order fixed by the GEMM kernel: results do not depend
  * on the number of threads, and extra memory is bounded by the tile size.
  *
@@ -43,13 +45,14 @@ typedef struct plan_geom {
     int64_t kmax;
     int64_t nc;       /* column tile, multiple of NR */
     int64_t ldc;      /* row stride of the C tile */
-    int64_t units_per_group;
+    int64_t units_per_group; /* tiles of the widest phase */
     size_t b_floats, c_floats; /* per-slot workspace: a B panel block, the C tile */
 } plan_geom;
 
-/* Column tile: the C tile (Cout/groups x nc floats) stays in L2 (2 MiB per core on the
- * machines we tune for) beside the A slice that streams through it. */
-#define C_TILE_BYTES (512 * 1024)
+/* Column tile: the output a unit writes (all phases: Cout/groups x nc x phases floats)
+ * stays in L2 (2 MiB per core on the machines we tune for) until every phase has
+ * written its part of each cache line. */
+#define UNIT_OUT_BYTES (1024 * 1024)
 #define MAX_NC 1024
 
 static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geom *g)
@@ -73,7 +76,7 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
         }
     g->bias_off = tconv__align_up(g->a_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
     const int64_t nr = gk->nr;
-    int64_t nc = (int64_t)(C_TILE_BYTES / sizeof(float)) / s->cout_g;
+    int64_t nc = (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph);
     nc = nc / nr * nr;
     if (nc < nr)
         nc = nr;
@@ -89,7 +92,8 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
         p->tiles = (p->cols + nc - 1) / nc;
-        g->units_per_group += p->tiles;
+        if (p->tiles > g->units_per_group)
+            g->units_per_group = p->tiles;
     }
     g->b_floats = (size_t)gk->kc * (size_t)nr; /* one K block of one panel */
     g->c_floats = (size_t)s->cout_g * (size_t)g->ldc;
@@ -282,7 +286,7 @@ static void pack_panel_strided(const tconv_problem *pb, float *panel, int64_t nr
 /* Copies a C tile (rows co, columns of the tile) to the output; c == NULL writes the
  * bias alone (phases without taps). */
 static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t j0, int64_t nc,
-                    const float *c, int64_t ldc, const float *bias)
+                    const float *c, int64_t ldc, const float *bias, tconv_phase_store_fn store)
 {
     const tconv_shape *s = &pb->s;
     const int64_t step = s->sw * pb->ys[3];
@@ -292,19 +296,12 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
         const int64_t cj = it.j - j0;
         float *yrow = pb->y + it.n * pb->ys[0] + gi * s->cout_g * pb->ys[1] +
                       (p->py + s->sh * it.qy) * pb->ys[2] + (p->px + s->sw * it.qx) * pb->ys[3];
-        for (int64_t co = 0; co < s->cout_g; co++) {
-            float *yd = yrow + co * pb->ys[1];
-            if (!c) {
+        if (c) {
+            store(yrow, pb->ys[1], step, c + cj, ldc, s->cout_g, len);
+        } else {
+            for (int64_t co = 0; co < s->cout_g; co++)
                 for (int64_t t = 0; t < len; t++)
-                    yd[t * step] = bias[co];
-            } else {
-                const float *src = c + co * ldc + cj;
-                if (step == 1)
-                    memcpy(yd, src, (size_t)len * sizeof(float));
-                else
-                    for (int64_t t = 0; t < len; t++)
-                        yd[t * step] = src[t];
-            }
+                    yrow[co * pb->ys[1] + t * step] = bias[co];
         }
         seg_advance(&it, len);
     }
@@ -314,27 +311,23 @@ typedef struct run_ctx {
     const tconv_run_args *a;
     const tconv_gemm_kernel *gk;
     tconv_im2col_panel_fn panel_fn;
+    tconv_phase_store_fn store;
     plan_geom g;
     slot_layout l;
     atomic_llong next;
     int64_t units;
 } run_ctx;
 
-static void do_unit(run_ctx *r, int64_t u, char *slot)
+/* Tile t of phase p of group gi. */
+static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
     const plan_geom *g = &r->g;
-    const int64_t gi = u / g->units_per_group;
-    int64_t rest = u % g->units_per_group;
-    int i = 0;
-    while (rest >= g->ph[i].tiles)
-        rest -= g->ph[i++].tiles;
-    const phase *p = &g->ph[i];
-    const int64_t j0 = rest * g->nc, nc = p->cols - j0 < g->nc ? p->cols - j0 : g->nc;
+    const int64_t j0 = t * g->nc, nc = p->cols - j0 < g->nc ? p->cols - j0 : g->nc;
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * pb->s.cout_g;
     if (p->k == 0) {
-        store_c(pb, p, gi, j0, nc, NULL, 0, bias);
+        store_c(pb, p, gi, j0, nc, NULL, 0, bias, r->store);
         return;
     }
     float *bbuf = (float *)(slot + r->l.b), *cbuf = (float *)(slot + r->l.c);
@@ -366,7 +359,15 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
                        m - i0 < mr ? m - i0 : mr, ncols, p0 == 0 ? bias + i0 : NULL, p0 > 0);
         }
     }
-    store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL);
+    store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->store);
+}
+
+static void do_unit(run_ctx *r, int64_t u, char *slot)
+{
+    const int64_t gi = u / r->g.units_per_group, t = u % r->g.units_per_group;
+    for (int i = 0; i < r->g.nph; i++)
+        if (t < r->g.ph[i].tiles)
+            do_phase_tile(r, gi, &r->g.ph[i], t, slot);
 }
 
 /* One stripe per thread slot; stripes take units from a shared counter. */
@@ -388,6 +389,7 @@ static void run(const tconv_run_args *a)
     r.a = a;
     r.gk = tconv__gemm_kernel(a->isa);
     r.panel_fn = tconv__im2col_panel(a->isa);
+    r.store = tconv__phase_store(a->isa);
     geometry(&a->pb->s, r.gk, &r.g);
     r.l = layout(&r.g, r.gk->nr);
     r.units = r.g.units_per_group * a->pb->s.groups;
