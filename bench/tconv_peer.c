@@ -7,7 +7,7 @@
  * Timed region (like the peers'): a plan is created outside it (weights packed once);
  * the plan run on NCHW data is inside. --mode oneshot times tconv_convtranspose2d_ex
  * instead (validation + packing + workspace allocation every call). The impl field
- * says algorithm/isa and the extra memory of the call (workspace + packed weights).
+ * says algorithm/isa/threads, the call's workspace and the plan's packed weights.
  *
  *   tconv_peer --shapes FILE --data DIR [--threads T] [--budget S] [--check]
  *              [--only NAME] [--name PEERNAME] [--mode plan|oneshot]
@@ -195,15 +195,15 @@ int main(int argc, char **argv)
         else if (tconv_plan_create(&j.plan, &j.p, &j.x, &j.w, &j.b, &ce) != TCONV_OK)
             j.st = TCONV_ERR_UNSUPPORTED;
 
-        size_t extra = 0;
+        size_t packed = 0, ws = 0;
         if (j.st == TCONV_OK) {
             tconv_report info;
             if (j.plan) {
                 tconv_plan_info(j.plan, &info);
-                extra = info.workspace_bytes; /* packed weights */
+                packed = info.workspace_bytes; /* the plan's packed weights */
             }
             call(&j); /* also the --check call */
-            extra += j.rep.workspace_bytes;
+            ws = j.rep.workspace_bytes; /* per call (one-shot: includes packing) */
         }
         if (j.st != TCONV_OK) {
             fprintf(stderr, "tconv_peer: %s: %s\n", l->name, tconv_last_error_message());
@@ -242,10 +242,10 @@ int main(int argc, char **argv)
             double rel = maxerr / (maxref > 0 ? maxref : 1);
             bool ok = rel < 1e-4 && j.st == TCONV_OK;
             failures += !ok;
-            printf("%s\t%d\t%s\t%s\t%.5f\t%.5f\t%d\t%.2e\t%s/%s/%dT/mem=%.2fMB\n", name, threads,
-                   l->name, ok ? "ok" : "FAIL", med, mn, reps, rel,
+            printf("%s\t%d\t%s\t%s\t%.5f\t%.5f\t%d\t%.2e\t%s/%s/%dT/ws=%.2fMB/packed=%.2fMB\n",
+                   name, threads, l->name, ok ? "ok" : "FAIL", med, mn, reps, rel,
                    tconv_algorithm_name(j.rep.algorithm), tconv_isa_name(j.rep.isa),
-                   j.rep.num_threads, (double)extra / 1e6);
+                   j.rep.num_threads, (double)ws / 1e6, (double)packed / 1e6);
             if (check) {
                 char file[128];
                 snprintf(file, sizeof file, "out_%s.f32", name);
