@@ -155,7 +155,8 @@ static tconv_status check_run_exec(const tconv_plan *p, const tconv_exec *e)
 static tconv_algo_choice run_choice(const tconv_plan *p, const tconv_exec *e)
 {
     tconv_algo_choice c = p->choice;
-    c.threads = tconv__resolve_threads(e->num_threads);
+    /* the reference is single-threaded whatever the run asks for */
+    c.threads = c.algorithm == TCONV_ALGO_REFERENCE ? 1 : tconv__resolve_threads(e->num_threads);
     return c;
 }
 
