@@ -6,15 +6,20 @@
  * element, and the split depends on the shape only, so results do not depend on the
  * number of threads or the order tasks run in.
  *
- * Inside a task, output rows are gathered into batches: for each row, the (ci, ky)
- * that reach it become "terms" (an input row plus kw weights in tap order), and an ISA
- * row kernel computes whole rows at once, vectorised along W. The kernels want inputs
- * and outputs contiguous along W; other layouts go through small stack buffers:
- * strided input rows are copied in, strided output rows are computed into a buffer and
- * copied out. Only kernels wider than TCONV_DIRECT_MAX_TAPS, or strided input rows too
- * wide for the buffer, fall back to the plain per-element gather at the end.
+ * Stride-2 layers with a 2x2 or 4x4 kernel and W-contiguous tensors go to a plane
+ * kernel (direct.h) that walks the task's rows itself. Everything else is gathered
+ * into row batches: for each row, the (ci, ky) that reach it become "terms" (an input
+ * row plus kw weights in tap order), and an ISA row kernel computes whole rows at
+ * once, vectorised along W. The kernels want inputs and outputs contiguous along W;
+ * other layouts go through small stack buffers: strided input rows are copied in,
+ * strided output rows are computed into a buffer and copied out. Only kernels wider
+ * than TCONV_DIRECT_MAX_TAPS, or strided input rows too wide for the buffer, fall back
+ * to the plain per-element gather at the end.
  *
- * No heap memory: every buffer is a bounded array on the stack (about 30 KiB in all),
+ * Per-row bookkeeping avoids integer division: the (ky, iy) of a row come from a
+ * table per residue of (oy + ph) mod sh, the tap phases from a stepped division.
+ *
+ * No heap memory: every buffer is a bounded array on the stack (under 40 KiB in all),
  * so the kernel needs no workspace and runs on small thread stacks.
  *
  * SPDX-License-Identifier: MIT
@@ -60,6 +65,9 @@ static int64_t rows_per_task(const tconv_shape *s)
         int64_t bands = min64(s->hout, ceil_div(MIN_TASKS, planes));
         rpt = min64(rpt, ceil_div(s->hout, bands));
     }
+    /* even bands keep the row pairs of stride-2 layers together */
+    if (rpt > 1 && rpt < s->hout && rpt % 2 != 0)
+        rpt++;
     return rpt;
 }
 
@@ -83,6 +91,34 @@ tconv_direct_rows_fn tconv__direct_rows_kernel(tconv_isa isa)
     return tconv__direct_rows_f32_scalar;
 }
 
+tconv_direct_s2plane_fn tconv__direct_s2plane_kernel(tconv_isa isa)
+{
+    if (isa == TCONV_ISA_AUTO)
+        isa = tconv_isa_detected();
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX512)
+        return tconv__direct_s2plane_f32_avx512;
+    if (isa >= TCONV_ISA_AVX2)
+        return tconv__direct_s2plane_f32_avx2;
+#endif
+    return NULL;
+}
+
+bool tconv__direct_s2plane_ok(const tconv_shape *s, const tconv_direct_cols *c)
+{
+    if (s->sh != 2 || s->sw != 2 || s->dh != 1 || s->dw != 1 || s->kh != s->kw ||
+        (s->kh != 2 && s->kh != 4) || s->cin_g * s->kh * s->kw > TCONV_DIRECT_S2_MAXW)
+        return false;
+    const int32_t k2 = (int32_t)(s->kh / 2);
+    if (c->p_begin[1] != k2 || c->p_begin[2] != 2 * k2)
+        return false;
+    for (int32_t j = 1; j < k2; j++) /* each phase reads consecutive columns */
+        if (c->off[j] != c->off[0] - j || c->off[k2 + j] != c->off[k2] - j)
+            return false;
+    const int64_t d = c->off[k2] - c->off[0];
+    return d == 0 || d == 1;
+}
+
 bool tconv__direct_cols_init(const tconv_shape *s, tconv_direct_cols *c)
 {
     if (s->kw > TCONV_DIRECT_MAX_TAPS)
@@ -91,15 +127,16 @@ bool tconv__direct_cols_init(const tconv_shape *s, tconv_direct_cols *c)
     c->w = s->w;
     c->ntaps = (int32_t)s->kw;
     /* Tap kx lands on phase p = (kx*dw - pw) mod sw, with ix = q - floor((kx*dw - pw) / sw).
+     * (fl, p) = floor division of a = kx*dw - pw by sw, stepped with kx (a grows by dw).
      * kx*dw - pw cannot overflow: kx*dw <= dw*(kw-1), which the output size computed. */
+    int64_t fl = -s->pw / s->sw, p = -s->pw % s->sw;
+    if (p < 0) {
+        p += s->sw;
+        fl -= 1;
+    }
+    const int64_t dq = s->dw / s->sw, dr = s->dw % s->sw;
     int32_t n = 0;
     for (int32_t kx = 0; kx < c->ntaps; kx++) {
-        int64_t a = kx * s->dw - s->pw;
-        int64_t fl = a / s->sw, p = a % s->sw;
-        if (p < 0) {
-            p += s->sw;
-            fl -= 1;
-        }
         int32_t i = n++;
         for (; i > 0 && c->phase[i - 1] > p; i--) { /* stable insertion by phase */
             c->kx[i] = c->kx[i - 1];
@@ -109,6 +146,13 @@ bool tconv__direct_cols_init(const tconv_shape *s, tconv_direct_cols *c)
         c->kx[i] = kx;
         c->phase[i] = p;
         c->off[i] = -fl;
+        fl += dq;
+        if (p >= s->sw - dr) { /* p + dr >= sw, without overflow for huge sw */
+            p -= s->sw - dr;
+            fl += 1;
+        } else {
+            p += dr;
+        }
     }
     c->ngroups = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -176,11 +220,15 @@ static void hplan_init(const tconv_shape *s, hplan *h)
     for (int64_t r = 0; r < s->sh; r++)
         h->ky0[r] = -1;
     /* ky*dh mod sh for ky in [0, P) hits each multiple of g below sh exactly once */
+    const int64_t dhm = s->dh % s->sh;
+    int64_t r = 0;
     for (int64_t ky = 0; ky < h->P && ky < s->kh; ky++) { /* ky >= kh: nothing reaches r */
-        const int64_t r = (ky % s->sh) * (s->dh % s->sh) % s->sh;
         h->ky0[r] = ky;
         h->base[r] = (r - ky * s->dh) / s->sh; /* exact */
-        h->njk[r] = (s->kh - ky + h->P - 1) / h->P;
+        h->njk[r] = (s->kh - 1 - ky) / h->P + 1; /* ky < kh; no overflow for huge P */
+        r += dhm;
+        if (r >= s->sh)
+            r -= s->sh;
     }
 }
 
@@ -215,7 +263,7 @@ static rowinfo row_info(const tconv_shape *s, const hplan *h, const hcursor *hc)
             if ((ty - ky * s->dh) % s->sh == 0) {
                 ky0 = ky;
                 iy0 = (ty - ky * s->dh) / s->sh;
-                njk = (s->kh - ky + h->P - 1) / h->P;
+                njk = (s->kh - 1 - ky) / h->P + 1;
                 break;
             }
     }
@@ -232,7 +280,7 @@ static rowinfo row_info(const tconv_shape *s, const hplan *h, const hcursor *hc)
         if (iy0 / h->DI + 1 < jhi)
             jhi = iy0 / h->DI + 1;
         if (iy0 >= s->h)
-            jlo = (iy0 - s->h + h->DI) / h->DI;
+            jlo = (iy0 - s->h) / h->DI + 1;
     }
     if (jhi <= jlo)
         return ri;
@@ -278,6 +326,19 @@ static void fill_terms(task *tk, const rowinfo *ri, int64_t k0, int64_t k1, int6
     const tconv_problem *pb = tk->pb;
     const tconv_shape *s = tk->s;
     const int64_t nky = ri->nky;
+    if (tk->xcontig && tk->wpacked && k0 == 0) { /* the common case, kept lean */
+        /* j*P < kh and j*DI <= iy1 for the j of the row: no product below overflows */
+        tconv_direct_term *t = &tk->terms[slot0];
+        for (int64_t cig = 0; cig * nky < k1; cig++) {
+            const float *x = tk->xn + (tk->ci0 + cig) * pb->xs[1];
+            const float *w = tk->wbuf + cig * s->kh * s->kw;
+            for (int64_t j = 0; j < nky; j++, t++) {
+                t->x = x + (ri->iy1 - j * tk->hp.DI) * pb->xs[2];
+                t->w = w + (ri->ky1 + j * tk->hp.P) * s->kw;
+            }
+        }
+        return;
+    }
     int64_t cig = 0, j = 0;
     if (k0 > 0) {
         cig = k0 / nky;
@@ -435,6 +496,28 @@ void tconv__direct_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
         for (int64_t cig = 0; cig < s->cin_g; cig++)
             for (int64_t ky = 0; ky < s->kh; ky++)
                 pack_weights(&tk, cig, ky, tk.wbuf + (cig * s->kh + ky) * s->kw);
+
+    const tconv_direct_s2plane_fn plane_fn = tconv__direct_s2plane_kernel(isa);
+    if (plane_fn && tk.xcontig && tk.ycontig && tconv__direct_s2plane_ok(s, &tk.cols)) {
+        tconv_direct_s2plane sp;
+        sp.c = &tk.cols;
+        sp.x = tk.xn + tk.ci0 * pb->xs[1];
+        sp.xc = pb->xs[1];
+        sp.xh = pb->xs[2];
+        sp.h = s->h;
+        sp.wt = tk.wbuf; /* wpacked: cin_g*kh*kw <= TCONV_DIRECT_S2_MAXW < WBUF_FLOATS */
+        sp.cin_g = s->cin_g;
+        sp.k2 = (int32_t)(s->kh / 2);
+        sp.init = tk.init;
+        sp.y = tk.yc;
+        sp.yh = pb->ys[2];
+        sp.wout = s->wout;
+        sp.ph = s->ph;
+        sp.oy0 = oy0;
+        sp.oy1 = oy1;
+        plane_fn(&sp);
+        return;
+    }
     tk.cap_terms = TERMS_MAX;
     if (!tk.xcontig)
         tk.cap_terms = min64(tk.cap_terms, XSTAGE_FLOATS / s->w);

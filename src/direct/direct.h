@@ -40,7 +40,8 @@ void tconv__direct_task(const tconv_problem *pb, tconv_isa isa, int64_t t);
  *   acc = accumulate ? out[ox - ox_begin] : init
  *   for each term, for each valid tap of ox's phase in tap order: acc += x[ix] * w[tap]
  * (one rounding per product and one per add, or one FMA) and stores acc. It touches
- * out[0, ox_end - ox_begin) and nothing else, and reads only input columns [0, w). */
+ * out[0, ox_end - ox_begin) and nothing else (it may keep running sums there during the
+ * call), and reads only input columns [0, w). */
 
 /* kw limit of the row kernels; larger kernels take the (slow) per-element path. */
 #define TCONV_DIRECT_MAX_TAPS 32
@@ -87,13 +88,53 @@ typedef void (*tconv_direct_rows_fn)(const tconv_direct_cols *c, int64_t ox_begi
 void tconv__direct_rows_f32_scalar(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
                                    const tconv_direct_rowjob *rows, int64_t nrows);
 #if TCONV_HAVE_X86_KERNELS
-/* x86-64 only; call them only when the CPU has the ISA (tconv_isa_detected()). */
+/* direct_avx2.c, direct_avx512.c: x86-64 only; call them only when the CPU has the ISA
+ * (tconv_isa_detected()). */
 void tconv__direct_rows_f32_avx2(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
                                  const tconv_direct_rowjob *rows, int64_t nrows);
 void tconv__direct_rows_f32_avx512(const tconv_direct_cols *c, int64_t ox_begin,
                                    int64_t ox_end, const tconv_direct_rowjob *rows,
                                    int64_t nrows);
 #endif
+
+/* ------------------------------------------------------------ stride-2 plane kernels
+ * The most common upsampling layer (stride 2 both ways, kernel 2x2 or 4x4, no dilation)
+ * has a regular structure that the row kernels cannot exploit: with ty = oy + ph = 2m + a
+ * and tx = ox + pw = 2n + b (a, b in {0, 1}), output (ty, tx) is
+ *   init + sum over ci, i < K, j < K of w[ci, co, a + 2i, b + 2j] * x[ci, m - i, n - j]
+ * (K = kh/2, taps outside the input skipped), summed in that order (= ci, ky, kx
+ * ascending). So the four outputs of a 2x2 quad read the same K*K inputs per channel:
+ * one vector load of x[ci, m - i, n - j .. n - j + 15] feeds four accumulators. These
+ * kernels compute whole output rows of one plane (n, co) from such loads. */
+typedef struct tconv_direct_s2plane {
+    const tconv_direct_cols *c; /* sw == 2: K taps per phase, offsets descending by 1 */
+    const float *x;     /* channel ci0 of image n: (cig, iy, ix) at x[cig*xc + iy*xh + ix] */
+    int64_t xc, xh;     /* channel and row strides of x (unit stride along W) */
+    int64_t h;          /* input height (the width is c->w) */
+    const float *wt;    /* weights of this co: (cig, ky, tap i) at wt[(cig*kh + ky)*kh + i],
+                         * taps in the order of c (kh = kw = 2K) */
+    int64_t cin_g;      /* 1 <= cin_g, cin_g*kh*kh <= TCONV_DIRECT_S2_MAXW */
+    int32_t k2;         /* K = kh / 2: 1 or 2 */
+    float init;         /* bias or 0 */
+    float *y;           /* output plane: (oy, ox) at y[oy*yh + ox] (unit stride along W) */
+    int64_t yh, wout;
+    int64_t ph;         /* padding along H */
+    int64_t oy0, oy1;   /* the output rows to compute, 0 <= oy0 < oy1 <= hout */
+} tconv_direct_s2plane;
+
+#define TCONV_DIRECT_S2_MAXW 1024 /* weights a plane kernel takes (copied to its stack) */
+
+/* Whether the plane kernels take this shape with column geometry c (strides aside). */
+bool tconv__direct_s2plane_ok(const tconv_shape *s, const tconv_direct_cols *c);
+
+typedef void (*tconv_direct_s2plane_fn)(const tconv_direct_s2plane *p);
+#if TCONV_HAVE_X86_KERNELS
+void tconv__direct_s2plane_f32_avx2(const tconv_direct_s2plane *p);
+void tconv__direct_s2plane_f32_avx512(const tconv_direct_s2plane *p);
+#endif
+
+/* The plane kernel for `isa`, or NULL when that level has none (scalar). */
+tconv_direct_s2plane_fn tconv__direct_s2plane_kernel(tconv_isa isa);
 
 /* The row kernel tconv__direct_task uses for `isa` (AUTO = tconv_isa_detected()). */
 tconv_direct_rows_fn tconv__direct_rows_kernel(tconv_isa isa);

@@ -1,20 +1,23 @@
 /*
- * direct_avx512.c - AVX-512F row kernel of the direct algorithm (contract in direct.h).
- * Compiled with -mavx512f -mavx2 -mfma; uses AVX-512F instructions only.
+ * direct_avx512.c - AVX-512F row and plane kernels of the direct algorithm (contract in
+ * direct.h). Compiled with -mavx512f -mavx2 -mfma; uses AVX-512F instructions only.
  *
- * The unit of work is a block of 16 consecutive q (one zmm per phase). With sw == 1 a
- * block is 16 output columns. With sw == 2 both phases are computed for the same q
- * (their inputs are the same contiguous columns, shifted by the tap offsets) and
- * interleaved into two contiguous output vectors with vpermt2ps. With sw >= 3 each
+ * Row kernels. The unit of work is a block of 16 consecutive q (one zmm per phase).
+ * With sw == 1 a block is 16 output columns. With sw == 2 both phases are computed for
+ * the same q (their inputs are the same contiguous columns, shifted by the tap offsets)
+ * and interleaved into two contiguous output vectors with vpermt2ps. With sw >= 3 each
  * phase is computed on its own and written with stride sw through a small buffer.
+ * Blocks inside the row run unmasked, two at a time. Blocks at the edges use
+ * zero-masking loads and merge-masked FMAs: an out-of-range tap is skipped, not
+ * multiplied by zero, so -0.0 and inf/NaN weights behave as in the reference. Their
+ * masks depend only on the block's position and are computed once per call. Two
+ * output rows that read the same input rows (stride 2, even kernel height) share
+ * their loads. The common tap counts are instantiated with the count known at compile
+ * time, so the tap loops unroll and the offsets stay in registers.
  *
- * Every tap is a zero-masking load plus a merge-masked FMA: on blocks inside the row
- * the masks are all-ones and cost nothing; at the edges an out-of-range tap is skipped,
- * not multiplied by zero, so -0.0 and inf/NaN weights behave as in the reference.
- * Blocks are the outer loop and the batch's rows the inner one, so a block's masks
- * are loaded into mask registers once for all rows. For the common tap counts the
- * loops are instantiated with the counts known at compile time (unrolled, offsets and
- * masks in registers, the weight broadcast folded into the FMA).
+ * Plane kernel (stride 2, kernel 2x2 or 4x4): see direct.h. One row pair and 16 q at a
+ * time: K + D loads per input row feed the four accumulators of the 2x2 output
+ * phases, which are interleaved into two rows of 32 columns.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -45,13 +48,6 @@ static int64_t ceil_div_any(int64_t a, int64_t b) /* b > 0, a any sign */
     return q + (a % b > 0);
 }
 
-/* All lanes valid: the masks of a block inside the row. */
-static const uint32_t all_lanes[TCONV_DIRECT_MAX_TAPS] = {
-    0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
-    0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
-    0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
-    0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff};
-
 /* acc += x[p + lane] * w on the lanes of m; the other lanes are neither loaded nor changed. */
 static ALWAYS_INLINE __m512 tap(__m512 acc, const float *p, float w, __mmask16 m)
 {
@@ -66,7 +62,7 @@ static void block_masks(const tconv_direct_cols *c, int64_t q0, uint32_t *tm)
 }
 
 /* Blocks start at q = qb + k*QB, k < nb. Blocks [full_lo, full_hi) have every tap valid
- * on every lane and end before q_out_end; they use all_lanes. The masks of up to
+ * on every lane and end before q_out_end; they need no masks. The masks of up to
  * EDGE_CACHE blocks on each side are computed once per call; further ones (very wide
  * padding or dilation) are recomputed when needed. */
 enum { EDGE_CACHE = 4 };
@@ -100,11 +96,10 @@ static void edges_init(const tconv_direct_cols *c, int64_t qb, int64_t nb, int64
     }
 }
 
+/* Masks of an edge block k (outside [full_lo, full_hi)). */
 static const uint32_t *edge_get(const tconv_direct_cols *c, const edge_masks *em, int64_t qb,
                                 int64_t k, uint32_t *scratch)
 {
-    if (k >= em->full_lo && k < em->full_hi)
-        return all_lanes;
     if (k < em->full_lo && k < EDGE_CACHE)
         return em->tm[k];
     if (k >= em->full_hi && k - em->full_hi < EDGE_CACHE)
@@ -167,7 +162,8 @@ static ALWAYS_INLINE void rows_s1_t(const tconv_direct_cols *c, int64_t ox_begin
     edges_init(c, ox_begin, nb, ox_end, &em);
     uint32_t scratch[TCONV_DIRECT_MAX_TAPS];
     for (int64_t r = 0; r < nrows; r++) {
-        const tconv_direct_rowjob *job = &rows[r];
+        const tconv_direct_rowjob jr = rows[r]; /* local copy, see rows_s2_t */
+        const tconv_direct_rowjob *job = &jr;
         int64_t k = 0;
         for (; k < em.full_lo; k++) {
             const int64_t q0 = ox_begin + k * QB;
@@ -360,11 +356,15 @@ static ALWAYS_INLINE void rows_s2_t(const tconv_direct_cols *c, int64_t ox_begin
     pi.even = _mm512_loadu_si512(gather_even);
     pi.odd = _mm512_loadu_si512(gather_odd);
     for (int64_t r = 0; r < nrows;) {
+        /* local copies: output stores cannot alias them, so their fields stay in registers */
+        tconv_direct_rowjob jr[2];
+        jr[0] = rows[r];
         if (r + 1 < nrows && same_inputs(&rows[r], &rows[r + 1])) {
-            s2_rows(c, &em, qb, nb, ox_end, rows + r, 2, off, n0, n1, &pi, scratch);
+            jr[1] = rows[r + 1];
+            s2_rows(c, &em, qb, nb, ox_end, jr, 2, off, n0, n1, &pi, scratch);
             r += 2;
         } else {
-            s2_rows(c, &em, qb, nb, ox_end, rows + r, 1, off, n0, n1, &pi, scratch);
+            s2_rows(c, &em, qb, nb, ox_end, jr, 1, off, n0, n1, &pi, scratch);
             r += 1;
         }
     }
@@ -425,6 +425,7 @@ static void rows_sn(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end
 {
     const int64_t sw = c->sw;
     float buf[QB];
+    __mmask16 mk[TCONV_DIRECT_MAX_TAPS];
     for (int64_t r = 0; r < nrows; r++) {
         const tconv_direct_rowjob *job = &rows[r];
         if (!job->accumulate && c->ngroups < sw) {
@@ -460,17 +461,168 @@ static void rows_sn(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end
                 } else {
                     a = _mm512_set1_ps(job->init);
                 }
+                for (int32_t i = b; i < e; i++)
+                    mk[i] = (__mmask16)lanes16(c->qlo[i] - q0, c->qhi[i] - q0);
                 for (int64_t t = 0; t < job->nterms; t++) {
                     const float *x = job->terms[t].x + q0, *w = job->terms[t].w;
                     for (int32_t i = b; i < e; i++)
-                        a = tap(a, x + c->off[i], w[i],
-                                (__mmask16)lanes16(c->qlo[i] - q0, c->qhi[i] - q0));
+                        a = tap(a, x + c->off[i], w[i], mk[i]);
                 }
                 _mm512_storeu_ps(buf, a);
                 for (int64_t j = 0; j < nq; j++)
                     o[j * sw] = buf[j];
             }
         }
+    }
+}
+
+/* ---------------------------------------------------------------- stride-2 planes */
+static int64_t floor_div2(int64_t a)
+{
+    return a >= 0 ? a / 2 : -((1 - a) / 2);
+}
+
+/* One block of a row pair: 16*U q at q0 (U = 1 or 2). md == NULL: every load inside
+ * the input and every store inside the row; otherwise U == 1, md holds the lanes of
+ * each of the K + D loads and om0/om1 the lanes to store. */
+static ALWAYS_INLINE void s2plane_block(const float *wl, const float *const *xr, int64_t xc,
+                                        int64_t cin_g, float *const *yr, int64_t q0, __m512 init,
+                                        __m512i ilo, __m512i ihi, const int K, const int D,
+                                        const int U, const __mmask16 *md, __mmask16 om0,
+                                        __mmask16 om1)
+{
+    const int64_t kh = 2 * K;
+    __m512 acc[2][2][2]; /* [row a][phase b][vector u] */
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+            for (int u = 0; u < U; u++)
+                acc[a][b][u] = init;
+    for (int64_t ci = 0; ci < cin_g; ci++)
+        for (int i = 0; i < K; i++) {
+            if (!xr[i])
+                continue;
+            const float *xp = xr[i] + ci * xc + q0;
+            __m512 v[3][2];
+            for (int d = 0; d < K + D; d++)
+                for (int u = 0; u < U; u++)
+                    v[d][u] = md ? _mm512_maskz_loadu_ps(md[d], xp - d)
+                                 : _mm512_loadu_ps(xp - d + 16 * u);
+            for (int a = 0; a < 2; a++) {
+                const float *wr = wl + (ci * kh + a + 2 * i) * kh;
+                for (int j = 0; j < K; j++) {
+                    const __m512 w0 = _mm512_set1_ps(wr[j]), w1 = _mm512_set1_ps(wr[K + j]);
+                    for (int u = 0; u < U; u++) {
+                        if (md) {
+                            acc[a][0][u] = _mm512_mask3_fmadd_ps(v[D + j][u], w0, acc[a][0][u], md[D + j]);
+                            acc[a][1][u] = _mm512_mask3_fmadd_ps(v[j][u], w1, acc[a][1][u], md[j]);
+                        } else {
+                            acc[a][0][u] = _mm512_fmadd_ps(v[D + j][u], w0, acc[a][0][u]);
+                            acc[a][1][u] = _mm512_fmadd_ps(v[j][u], w1, acc[a][1][u]);
+                        }
+                    }
+                }
+            }
+        }
+    for (int a = 0; a < 2; a++) {
+        if (!yr[a])
+            continue;
+        for (int u = 0; u < U; u++) {
+            float *o = yr[a] + 2 * q0 + 32 * u;
+            const __m512 y0 = _mm512_permutex2var_ps(acc[a][0][u], ilo, acc[a][1][u]);
+            const __m512 y1 = _mm512_permutex2var_ps(acc[a][0][u], ihi, acc[a][1][u]);
+            if (md) {
+                _mm512_mask_storeu_ps(o, om0, y0);
+                _mm512_mask_storeu_ps(o + 16, om1, y1);
+            } else {
+                _mm512_storeu_ps(o, y0);
+                _mm512_storeu_ps(o + 16, y1);
+            }
+        }
+    }
+}
+
+/* K taps per phase; D = 1 when phase 1's offsets are one above phase 0's (odd pw), so
+ * an input row is read at K + D offsets base - d; ONE: cin_g == 1 (weights stay in
+ * registers). See direct.h for the structure. */
+static ALWAYS_INLINE void s2plane_t(const tconv_direct_s2plane *p, const int K, const int D,
+                                    const int ONE)
+{
+    const tconv_direct_cols *c = p->c;
+    const int NL = K + D;
+    const int64_t kh = 2 * K, w = c->w, cin_g = ONE ? 1 : p->cin_g;
+    /* a local copy: output stores cannot alias it, so broadcasts can stay in registers */
+    float wl[TCONV_DIRECT_S2_MAXW];
+    for (int64_t i = 0; i < cin_g * kh * kh; i++)
+        wl[i] = p->wt[i];
+    const int64_t base = c->off[K]; /* phase 1's first tap: the largest offset */
+    const int64_t qend = (p->wout + 1) / 2, nb = ceil_div_any(qend, QB);
+    /* blocks [k_lo, k_hi) read only columns inside [0, w) and store only inside the row */
+    int64_t qlo = NL - 1 - base, qhi = w - base;
+    if (qhi > p->wout / 2)
+        qhi = p->wout / 2;
+    int64_t k_lo = qlo <= 0 ? 0 : ceil_div_any(qlo, QB), k_hi = qhi >= QB ? qhi / QB : 0;
+    if (k_lo > nb)
+        k_lo = nb;
+    if (k_hi < k_lo)
+        k_hi = k_lo;
+    const __m512i ilo = _mm512_loadu_si512(interleave_lo), ihi = _mm512_loadu_si512(interleave_hi);
+    const __m512 init = _mm512_set1_ps(p->init);
+
+    const int64_t m_lo = floor_div2(p->oy0 + p->ph), m_hi = floor_div2(p->oy1 - 1 + p->ph);
+    for (int64_t m = m_lo; m <= m_hi; m++) {
+        const int64_t oy = 2 * m - p->ph; /* rows oy (a = 0) and oy + 1 (a = 1), NULL outside */
+        float *yr[2];
+        yr[0] = oy >= p->oy0 ? p->y + oy * p->yh : NULL;
+        yr[1] = oy + 1 < p->oy1 ? p->y + (oy + 1) * p->yh : NULL;
+        const float *xr[2] = {NULL, NULL}; /* input rows m - i, NULL outside */
+        for (int i = 0; i < K; i++)
+            if (m - i >= 0 && m - i < p->h)
+                xr[i] = p->x + (m - i) * p->xh + base;
+        for (int64_t k = 0; k < nb; k++) {
+            if (k == k_lo) { /* the blocks inside, two at a time */
+                for (; k + 2 <= k_hi; k += 2)
+                    s2plane_block(wl, xr, p->xc, cin_g, yr, k * QB, init, ilo, ihi, K, D, 2,
+                                  NULL, 0, 0);
+                if (k < k_hi)
+                    s2plane_block(wl, xr, p->xc, cin_g, yr, k * QB, init, ilo, ihi, K, D, 1,
+                                  NULL, 0, 0);
+                k = k_hi;
+                if (k >= nb)
+                    break;
+            }
+            const int64_t q0 = k * QB, left = p->wout - 2 * q0;
+            __mmask16 md[3];
+            for (int d = 0; d < NL; d++)
+                md[d] = (__mmask16)lanes16(d - base - q0, w - base + d - q0);
+            const uint32_t om = left >= 32 ? ~0u : (1u << left) - 1u;
+            s2plane_block(wl, xr, p->xc, cin_g, yr, q0, init, ilo, ihi, K, D, 1, md,
+                          (__mmask16)om, (__mmask16)(om >> 16));
+        }
+    }
+}
+
+static void s2plane_k2_d1_one(const tconv_direct_s2plane *p) { s2plane_t(p, 2, 1, 1); }
+static void s2plane_k2_d0_one(const tconv_direct_s2plane *p) { s2plane_t(p, 2, 0, 1); }
+static void s2plane_k2_d1(const tconv_direct_s2plane *p) { s2plane_t(p, 2, 1, 0); }
+static void s2plane_k2_d0(const tconv_direct_s2plane *p) { s2plane_t(p, 2, 0, 0); }
+static void s2plane_k1_d1_one(const tconv_direct_s2plane *p) { s2plane_t(p, 1, 1, 1); }
+static void s2plane_k1_d0_one(const tconv_direct_s2plane *p) { s2plane_t(p, 1, 0, 1); }
+static void s2plane_k1_d1(const tconv_direct_s2plane *p) { s2plane_t(p, 1, 1, 0); }
+static void s2plane_k1_d0(const tconv_direct_s2plane *p) { s2plane_t(p, 1, 0, 0); }
+
+void tconv__direct_s2plane_f32_avx512(const tconv_direct_s2plane *p)
+{
+    const bool d = p->c->off[p->k2] != p->c->off[0], one = p->cin_g == 1;
+    if (p->k2 == 2) {
+        if (one)
+            d ? s2plane_k2_d1_one(p) : s2plane_k2_d0_one(p);
+        else
+            d ? s2plane_k2_d1(p) : s2plane_k2_d0(p);
+    } else {
+        if (one)
+            d ? s2plane_k1_d1_one(p) : s2plane_k1_d0_one(p);
+        else
+            d ? s2plane_k1_d1(p) : s2plane_k1_d0(p);
     }
 }
 

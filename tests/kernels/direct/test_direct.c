@@ -12,7 +12,8 @@
  *     written;
  *   - that running the tasks in a shuffled order gives bit-identical results.
  * Shapes: the dw_k4s2 benchmark layer, fcn_up-like and grouped layers, output widths
- * around the vector and block widths, wide rows (staging buffers, chunked columns),
+ * around the vector and block widths, the stride-2 plane kernels (every padding parity,
+ * row bands), wide rows (staging buffers, chunked columns),
  * kernels wider than the row kernels take, N = 0, and hundreds of random shapes
  * covering stride, padding (also larger than the kernel), output padding, dilation,
  * groups, unbatched inputs and non-square everything.
@@ -477,6 +478,41 @@ static void test_wide(void **state)
     c.ly = TU_CHANNELS_LAST;
     run_case(&c, 504);
 
+    /* huge strides: H beyond the per-residue table, W with mostly tapless phases */
+    c = base_case();
+    c.cin = 2;
+    c.groups = 2;
+    c.h = 3;
+    c.w = 4;
+    c.kh = 3;
+    c.kw = 4;
+    c.stride[0] = 70;
+    c.stride[1] = 40;
+    c.dil[0] = 3;
+    c.pad[0] = 2;
+    c.pad[1] = 1;
+    c.opad[0] = 5;
+    run_case(&c, 505);
+    c.values = VALUES_INTEGERS;
+    c.ly = TU_CHANNELS_LAST;
+    run_case(&c, 506);
+
+    /* stride INT64_MAX over a single input row and column (valid: (in-1)*stride = 0) */
+    c = base_case();
+    c.cin = 2;
+    c.cout_g = 3;
+    c.h = c.w = 1;
+    c.kh = 3;
+    c.kw = 2;
+    c.stride[0] = c.stride[1] = INT64_MAX;
+    c.opad[0] = 1;
+    c.opad[1] = 1;
+    c.dil[0] = 2;
+    run_case(&c, 507);
+    c.values = VALUES_INTEGERS;
+    c.ly = TU_REVERSED;
+    run_case(&c, 508);
+
     /* kw = 33, 40: beyond TCONV_DIRECT_MAX_TAPS */
     c = base_case();
     c.cin = 2;
@@ -519,6 +555,65 @@ static void test_wide(void **state)
     c.lx = TU_CONTIGUOUS;
     c.values = VALUES_INTEGERS;
     run_case(&c, 531);
+}
+
+/* The stride-2 plane kernels (k 2x2 and 4x4, no dilation, unit W strides): every
+ * padding parity, output padding, 1..3 channels per group, tiny and odd sizes, planes
+ * cut into row bands (one plane: bands of a few rows, whose row pairs straddle them),
+ * and the same shapes with a strided output, which go through the row kernels and
+ * their paired-row path instead. */
+static void test_stride2_planes(void **state)
+{
+    (void)state;
+    tu_rng rng = tu_rng_seed(77);
+    uint64_t seed = 700;
+    static const int64_t sizes[][2] = {{1, 1}, {1, 2}, {2, 1}, {3, 5}, {7, 9}, {8, 16}, {5, 33}, {16, 17}};
+    for (int64_t k = 2; k <= 4; k += 2)
+        for (int64_t pad = 0; pad <= 3; pad++)
+            for (size_t sz = 0; sz < sizeof sizes / sizeof sizes[0]; sz++) {
+                tcase c = base_case();
+                c.kh = c.kw = k;
+                c.stride[0] = c.stride[1] = 2;
+                c.pad[0] = pad;
+                c.pad[1] = (pad + sz) % 4; /* both parities in both directions */
+                c.opad[0] = (int64_t)(sz % 2);
+                c.opad[1] = (int64_t)((sz / 2) % 2);
+                c.h = sizes[sz][0];
+                c.w = sizes[sz][1];
+                const int64_t ho = out_dim(c.h, k, 2, c.pad[0], 1, c.opad[0]);
+                const int64_t wo = out_dim(c.w, k, 2, c.pad[1], 1, c.opad[1]);
+                if (ho < 1 || wo < 1)
+                    continue;
+                const int64_t cin_g = 1 + (int64_t)(sz % 3);
+                c.groups = 1 + (int64_t)(sz % 2) * 2;
+                c.cin = cin_g * c.groups;
+                c.cout_g = 1 + (int64_t)(pad % 2);
+                c.n = 1 + (int64_t)(sz % 2);
+                c.bias = sz % 4 != 3;
+                c.lx = sz % 2 ? TU_CROPPED : TU_CONTIGUOUS;
+                c.ly = pad % 2 ? TU_CROPPED : TU_CONTIGUOUS;
+                c.lw = (tu_layout)tu_range(&rng, 0, TU_LAYOUT_COUNT - 1);
+                c.lb = (tu_layout)tu_range(&rng, 0, TU_LAYOUT_COUNT - 1);
+                run_case(&c, seed++);
+                c.values = VALUES_INTEGERS;
+                run_case(&c, seed++);
+                c.values = VALUES_UNIFORM;
+                c.ly = TU_CHANNELS_LAST; /* row kernels, paired rows */
+                run_case(&c, seed++);
+            }
+    /* one big plane cut into bands, and wide rows (several interior blocks) */
+    tcase c = base_case();
+    c.h = 45;
+    c.w = 70;
+    c.kh = c.kw = 4;
+    c.stride[0] = c.stride[1] = 2;
+    c.pad[0] = 1;
+    c.pad[1] = 2;
+    run_case(&c, seed++);
+    c.values = VALUES_INTEGERS;
+    run_case(&c, seed++);
+    c.ly = TU_REVERSED;
+    run_case(&c, seed++);
 }
 
 static void test_no_tasks(void **state)
@@ -606,7 +701,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dw_k4s2),     cmocka_unit_test(test_fixed_layers),
         cmocka_unit_test(test_edge_widths), cmocka_unit_test(test_wide),
-        cmocka_unit_test(test_no_tasks),    cmocka_unit_test(test_random),
+        cmocka_unit_test(test_stride2_planes), cmocka_unit_test(test_no_tasks),
+        cmocka_unit_test(test_random),
     };
     printf("direct kernel: ISA levels scalar..%s\n", tconv_isa_name(tconv_isa_detected()));
     return cmocka_run_group_tests(tests, NULL, NULL);
