@@ -216,10 +216,12 @@ void fz_alloc_release_all(fz_alloc *a)
 bool fz_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil, int64_t outpad,
                 int64_t *out)
 {
-    i128 v = ((i128)in - 1) * stride - (i128)2 * pad + (i128)dil * ((i128)k - 1) + outpad + 1;
-    if (!fits(v))
+    /* SEMANTICS.md: every intermediate value of the formula, left to right, is checked */
+    const i128 a = ((i128)in - 1) * stride, b = (i128)2 * pad, c = (i128)dil * ((i128)k - 1);
+    if (!fits(a) || !fits(b) || !fits(a - b) || !fits(c) || !fits(a - b + c) ||
+        !fits(a - b + c + outpad) || !fits(a - b + c + outpad + 1))
         return false;
-    *out = (int64_t)v;
+    *out = (int64_t)(a - b + c + outpad + 1);
     return true;
 }
 
@@ -321,7 +323,7 @@ static bool hulls_overlap(uintptr_t alo, uintptr_t ahi, uintptr_t blo, uintptr_t
     return alo != ahi && blo != bhi && alo < bhi && blo < ahi;
 }
 
-static tconv_status model_exec(const tconv_exec *e)
+tconv_status fz_model_exec(const tconv_exec *e)
 {
     if (!e)
         return TCONV_OK;
@@ -378,7 +380,7 @@ tconv_status fz_model(const fz_call *c, tconv_isa isa_top, fz_geom *g)
     tconv_status st;
 
     /* E, then for runs the plan's algorithm and ISA */
-    if (c->kind != FZ_OUTPUT_SHAPE && (st = model_exec(c->exec)) != TCONV_OK)
+    if (c->kind != FZ_OUTPUT_SHAPE && (st = fz_model_exec(c->exec)) != TCONV_OK)
         return st;
     if (run && c->exec) {
         if (c->exec->algorithm != TCONV_ALGO_AUTO && c->exec->algorithm != c->plan->algorithm)
@@ -398,9 +400,23 @@ tconv_status fz_model(const fz_call *c, tconv_isa isa_top, fz_geom *g)
         weight = &plan_w;
         bias = c->plan->has_bias ? &plan_b : NULL;
     }
-    if (!params || !c->input || !weight || (touches_data && !c->output))
-        return TCONV_ERR_NULL_POINTER;
     const tconv_tensor *x = c->input, *y = with_output ? c->output : NULL;
+    if (run) {
+        /* input != NULL, then its fit to the plan, before anything else about it */
+        if (!x)
+            return TCONV_ERR_NULL_POINTER;
+        if (x->rank != c->plan->rank && (x->rank == 3 || x->rank == 4))
+            return TCONV_ERR_SHAPE_MISMATCH;
+        if (x->rank == c->plan->rank) {
+            const int o = x->rank == 4 ? 0 : 1;
+            const int64_t xn = o ? 1 : x->shape[0];
+            if (x->shape[1 - o] != c->plan->wshape[0] || x->shape[2 - o] != c->plan->h ||
+                x->shape[3 - o] != c->plan->w || xn > c->plan->n)
+                return TCONV_ERR_SHAPE_MISMATCH;
+        }
+    }
+    if (!params || !x || !weight || (touches_data && !c->output))
+        return TCONV_ERR_NULL_POINTER;
 
     /* B */
     if ((st = model_params(params, true)) != TCONV_OK)
@@ -442,6 +458,12 @@ tconv_status fz_model(const fz_call *c, tconv_isa isa_top, fz_geom *g)
         return TCONV_ERR_SIZE_OVERFLOW;
     if (hout < 1 || wout < 1) /* D8 */
         return TCONV_ERR_INVALID_ARGUMENT;
+    /* D9a: per-image sizes, checked even when N = 0 (an empty batch is validated like a
+     * batch of one); staged so that no i128 product can wrap */
+    const i128 img_in = (i128)cin * h, img_out = cout * hout;
+    if (!fits(img_in) || !fits(img_in * w) || !fits(img_in * w * 4) || !fits(img_out) ||
+        !fits(img_out * wout) || !fits(img_out * wout * 4))
+        return TCONV_ERR_SIZE_OVERFLOW;
     if (!fits((i128)n * cout * hout * wout * 4)) /* D9: each factor < 2^63, no i128 wrap */
         return TCONV_ERR_SIZE_OVERFLOW;
     g->n = n;
@@ -466,8 +488,13 @@ tconv_status fz_model(const fz_call *c, tconv_isa isa_top, fz_geom *g)
                 return TCONV_ERR_SHAPE_MISMATCH;
     }
 
-    if (c->kind == FZ_PLAN_CREATE && (!c->weight->data || (c->bias && !c->bias->data)))
-        return TCONV_ERR_NULL_POINTER;
+    if (c->kind == FZ_PLAN_CREATE) { /* M1..M3 for the weight, then the bias */
+        uintptr_t lo, hi;
+        if ((st = model_memory(weight, &ew, &lo, &hi)) != TCONV_OK)
+            return st;
+        if (bias && (st = model_memory(bias, &eb, &lo, &hi)) != TCONV_OK)
+            return st;
+    }
 
     /* M: input, weight, bias, output; then the output alone; then the hulls. A plan's
      * weight and bias are its own memory: valid, and never overlapping the caller's. */
@@ -488,11 +515,8 @@ tconv_status fz_model(const fz_call *c, tconv_isa isa_top, fz_geom *g)
             return TCONV_ERR_ALIASING;
     }
 
-    if (run) { /* the input must fit the plan */
-        if (x->rank != c->plan->rank || h != c->plan->h || w != c->plan->w || n > c->plan->n)
-            return TCONV_ERR_SHAPE_MISMATCH;
+    if (run)
         return TCONV_OK;
-    }
 
     /* S */
     const tconv_exec dflt = tconv_exec_default();

@@ -122,6 +122,8 @@ static size_t add_sizes(size_t a, size_t b)
 /* Bytes the algorithm uses, TCONV_ALIGN-aligned. */
 static size_t used_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
 {
+    if (s->n == 0) /* empty batch: nothing runs */
+        return 0;
     const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
     size_t ws = impl->workspace_bytes ? impl->workspace_bytes(s, c->isa, c->threads) : 0;
     if (!packed && impl->packed_bytes)
@@ -170,13 +172,15 @@ tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
                                    tconv_algorithm_name(c->algorithm));
         }
     }
-    tconv_run_args a = {pb, c->isa, c->threads, exec, packed, ws};
-    if (pack_bytes > 0) { /* one-shot: pack weights at the start of the workspace */
-        impl->pack(pb, c->isa, ws);
-        a.packed = ws;
-        a.workspace = (char *)ws + tconv__align_up(pack_bytes);
+    if (pb->s.n > 0) { /* an empty batch has no output element: nothing runs */
+        tconv_run_args a = {pb, c->isa, c->threads, exec, packed, ws};
+        if (pack_bytes > 0) { /* one-shot: pack weights at the start of the workspace */
+            impl->pack(pb, c->isa, ws);
+            a.packed = ws;
+            a.workspace = (char *)ws + tconv__align_up(pack_bytes);
+        }
+        impl->run(&a);
     }
-    impl->run(&a);
     tconv__free(exec->allocator, owned);
     if (report) {
         memset(report, 0, sizeof *report);

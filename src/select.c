@@ -59,6 +59,9 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
  * vectorises along the width instead and does not care. */
 #define DIRECT_MAX_COUT_G 4
 #define PHASE_MIN_EFFICIENCY 0.5
+/* The efficiency estimate walks the kernel; beyond this size (never a real layer) the
+ * choice is col2im without looking. */
+#define PHASE_MAX_KERNEL 4096
 
 tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, const char **reason)
 {
@@ -69,13 +72,14 @@ tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, con
         return TCONV_ALGO_DIRECT;
     }
     const char *why;
-    if (tconv__algo_phase_gemm.supports(s, &why) &&
+    if (s->kh <= PHASE_MAX_KERNEL && s->kw <= PHASE_MAX_KERNEL &&
+        tconv__algo_phase_gemm.supports(s, &why) &&
         tconv__phase_efficiency(s) >= PHASE_MIN_EFFICIENCY) {
         *reason = "stride phases: one GEMM per phase written straight to the output";
         return TCONV_ALGO_PHASE_GEMM;
     }
     *reason = "input small next to the kernel (phase GEMMs would mostly multiply border "
-              "zeros) or too many phases: GEMM + col2im";
+              "zeros), too many phases or a huge kernel: GEMM + col2im";
     return TCONV_ALGO_GEMM_COL2IM;
 }
 

@@ -249,7 +249,19 @@ tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor
                            LL(d ? s->kw : s->kh), LL(params->output_padding[d]),
                            LL(d ? s->wout : s->hout));
     }
+    /* Per-image sizes must fit even when N = 0 leaves the tensors empty (an empty batch
+     * is validated like a batch of one; algorithms may compute per-image sizes). */
     int64_t count;
+    if (!tconv__mul(s->cin, s->h, &count) || !tconv__mul(count, s->w, &count) ||
+        !tconv__mul(count, 4, &count))
+        return tconv__fail(TCONV_ERR_SIZE_OVERFLOW,
+                           "input image size %lld x %lld x %lld floats overflows int64",
+                           LL(s->cin), LL(s->h), LL(s->w));
+    if (!tconv__mul(s->cout, s->hout, &count) || !tconv__mul(count, s->wout, &count) ||
+        !tconv__mul(count, 4, &count))
+        return tconv__fail(TCONV_ERR_SIZE_OVERFLOW,
+                           "output image size %lld x %lld x %lld floats overflows int64",
+                           LL(s->cout), LL(s->hout), LL(s->wout));
     if (!tconv__mul(s->n, s->cout, &count) || !tconv__mul(count, s->hout, &count) ||
         !tconv__mul(count, s->wout, &count) || !tconv__mul(count, 4, &count))
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW,

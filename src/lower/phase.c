@@ -101,7 +101,8 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
 
 static bool phase_supports(const tconv_shape *s, const char **why)
 {
-    if (s->sh * s->sw > TCONV_MAX_PHASES) {
+    if (s->sh > TCONV_MAX_PHASES || s->sw > TCONV_MAX_PHASES ||
+        s->sh * s->sw > TCONV_MAX_PHASES) { /* each factor first: the product may overflow */
         *why = "stride[0]*stride[1] must be <= 64";
         return false;
     }

@@ -904,13 +904,13 @@ static void test_overflow_output_size(void **state)
     f.y = tconv_tensor_nchw(arena + Y_OFF, INT64_C(1) << 31, INT64_C(1) << 31, 1, 1);
     EXPECT_FAIL(&f, API_OUT, TCONV_ERR_SIZE_OVERFLOW, "output", "overflows int64");
     /* a W of INT64_MAX (broadcast), kernel 1, stride 1: Wout = INT64_MAX fits, the byte
-     * count does not */
+     * counts do not (the input image's is checked first: it must fit even when N = 0) */
     fixture_init(&f);
     f.x = tconv_tensor_nchw(arena + X_OFF, 1, 1, 1, INT64_MAX);
     f.x.stride[0] = f.x.stride[1] = f.x.stride[2] = f.x.stride[3] = 0;
     f.w = tconv_tensor_nchw(arena + W_OFF, 1, 1, 1, 1);
     f.p = tconv_params_default();
-    EXPECT_FAIL(&f, API_OS, TCONV_ERR_SIZE_OVERFLOW, "output size 1 x 1 x 1 x 9223372036854775807");
+    EXPECT_FAIL(&f, API_OS, TCONV_ERR_SIZE_OVERFLOW, "input image size 1 x 1 x 9223372036854775807");
 }
 
 /* The helpers compute strides in unsigned arithmetic: absurd shapes must neither be UB
