@@ -276,11 +276,15 @@ TCONV_API tconv_status tconv_workspace_size(const tconv_params *params,
  *
  * Running: the input must have the plan's Cin, H, W and rank, and N no larger than the
  * planned N (0 is fine). exec's algorithm and isa must be AUTO or equal to the plan's;
- * its threads, workspace, allocator and parallel_for apply to that run.
+ * its threads, workspace, allocator and parallel_for apply to that run. A run that
+ * brings no workspace, no allocator and no TCONV_FLAG_NO_ALLOC uses a workspace the
+ * plan keeps between runs (allocated at the first such run through the plan's
+ * allocator, freed by tconv_plan_destroy), so repeated runs allocate nothing.
  *
- * Thread safety: a plan is immutable after creation. Any number of threads may run the
- * same plan at once, each with its own output (and its own workspace if they pass
- * one). Destroy it only when no run is in progress.
+ * Thread safety: a plan's layer is immutable after creation. Any number of threads may
+ * run the same plan at once, each with its own output (and its own workspace if they
+ * pass one; a run that finds the kept workspace in use allocates its own). Destroy it
+ * only when no run is in progress.
  *
  * tconv_plan_create returns TCONV_OK or any status of tconv_convtranspose2d_ex except
  * ALIASING; *plan is NULL on failure. */

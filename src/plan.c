@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "algo.h"
@@ -23,7 +24,14 @@ struct tconv_plan {
     float *bias;        /* (cout) copy or NULL */
     void *packed;       /* algorithm's packed weights or NULL */
     size_t packed_bytes;
+    /* One workspace kept between runs that bring none of their own, so that steady
+     * state allocates nothing (no malloc, no page faults). A run takes it with an
+     * atomic exchange; a concurrent run finding it taken allocates its own. The buffer
+     * starts with its usable size (CACHE_HEADER bytes), then the workspace. */
+    _Atomic(char *) ws_cache;
 };
+
+#define CACHE_HEADER 64
 
 static const tconv_allocator *plan_alloc(const tconv_plan *p)
 {
@@ -40,6 +48,7 @@ void tconv_plan_destroy(tconv_plan *plan)
         copy = *a;
         a = &copy;
     }
+    tconv__free(a, atomic_load(&plan->ws_cache));
     tconv__free(a, plan->packed);
     tconv__free(a, plan->bias);
     tconv__free(a, plan->weight);
@@ -95,6 +104,7 @@ tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
     if (!p)
         return tconv__fail(TCONV_ERR_OUT_OF_MEMORY, "could not allocate the plan");
     memset(p, 0, sizeof *p);
+    atomic_init(&p->ws_cache, NULL);
     p->params = *params;
     p->s = pb.s;
     p->rank = input->rank;
@@ -198,7 +208,33 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
     if (st != TCONV_OK)
         return st;
     tconv_algo_choice c = run_choice(plan, &e);
-    return tconv__execute(&pb, &c, &e, plan->packed ? plan->packed : NULL, report);
+    const size_t need = tconv__execute_workspace(&pb.s, &c, true);
+    if (e.workspace || e.allocator || (e.flags & TCONV_FLAG_NO_ALLOC) || need == 0 ||
+        need > SIZE_MAX - CACHE_HEADER)
+        return tconv__execute(&pb, &c, &e, plan->packed, report);
+
+    /* The plan's cached workspace (plan memory, from the plan's allocator). */
+    tconv_plan *mut = (tconv_plan *)plan; /* only the atomic cache slot is touched */
+    const tconv_allocator *a = plan_alloc(plan);
+    char *buf = atomic_exchange(&mut->ws_cache, NULL);
+    if (buf && *(size_t *)buf < need) {
+        tconv__free(a, buf);
+        buf = NULL;
+    }
+    if (!buf) {
+        buf = tconv__alloc(a, CACHE_HEADER + need);
+        if (!buf)
+            return tconv__fail(TCONV_ERR_OUT_OF_MEMORY,
+                               "could not allocate %zu bytes of workspace for the plan", need);
+        *(size_t *)buf = need;
+    }
+    e.workspace = buf + CACHE_HEADER;
+    e.workspace_size = *(size_t *)buf;
+    st = tconv__execute(&pb, &c, &e, plan->packed, report);
+    char *empty = NULL;
+    if (!atomic_compare_exchange_strong(&mut->ws_cache, &empty, buf))
+        tconv__free(a, buf); /* another run put its buffer back first */
+    return st;
 }
 
 tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec *exec,
