@@ -468,6 +468,63 @@ static void test_threads_and_hooks(void **state)
     tu_tensor_free(&b);
 }
 
+/* A counting allocator over aligned_alloc. */
+typedef struct counter {
+    int64_t allocs, frees;
+} counter;
+static void *count_alloc(void *ctx, size_t size, size_t align)
+{
+    ((counter *)ctx)->allocs++;
+    return aligned_alloc(align, (size + align - 1) / align * align);
+}
+static void count_free(void *ctx, void *p)
+{
+    if (p)
+        ((counter *)ctx)->frees++;
+    free(p);
+}
+
+/* A plan keeps its run workspace: the first run allocates it (through the plan's
+ * allocator), later runs allocate nothing, destroy frees everything. */
+static void test_plan_keeps_workspace(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_seed(5);
+    tconv_params p = tconv_params_default();
+    p.stride[0] = p.stride[1] = 2;
+    int64_t xs[4] = {2, 12, 6, 6}, ws[4] = {12, 10, 3, 3}, ys[4] = {2, 10, 13, 13};
+    tu_tensor x = tu_tensor_new(4, xs, TU_CONTIGUOUS, &r, 0);
+    tu_tensor w = tu_tensor_new(4, ws, TU_CONTIGUOUS, &r, 0);
+    tu_tensor y = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+    tu_tensor ref = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+    tconv_exec e = tconv_exec_default();
+    e.algorithm = TCONV_ALGO_REFERENCE;
+    assert_int_equal(tconv_convtranspose2d_ex(&p, &x.t, &w.t, NULL, &ref.t, &e, NULL), TCONV_OK);
+    counter c = {0, 0};
+    tconv_allocator al = {count_alloc, count_free, &c};
+    e = tconv_exec_default();
+    e.algorithm = TCONV_ALGO_PHASE_GEMM;
+    e.allocator = &al;
+    tconv_plan *plan = NULL;
+    assert_int_equal(tconv_plan_create(&plan, &p, &x.t, &w.t, NULL, &e), TCONV_OK);
+    const int64_t after_create = c.allocs;
+    char msg[256];
+    for (int i = 0; i < 4; i++) {
+        tconv_exec re = tconv_exec_default();
+        re.num_threads = 1;
+        assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &re, NULL), TCONV_OK);
+        assert_int_equal(c.allocs, after_create + 1); /* the first run's, kept */
+        if (!tu_check_close(&p, &x.t, &w.t, NULL, &y.t, &ref.t, 1.0, msg, sizeof msg))
+            fail_msg("plan run %d: %s", i, msg);
+    }
+    tconv_plan_destroy(plan);
+    assert_int_equal(c.allocs, c.frees);
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&y);
+    tu_tensor_free(&ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_plan_rules),
         cmocka_unit_test(test_threads_and_hooks),
+        cmocka_unit_test(test_plan_keeps_workspace),
         cmocka_unit_test(test_edge_shapes),
         cmocka_unit_test(test_random_problems),
     };
