@@ -64,6 +64,8 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, geom *g)
         g->nc = all;
     g->hw = s->h * s->w;
     g->nb = g->hw >= g->nc ? 1 : g->nc / g->hw;
+    if (g->nb > 1)
+        g->nc = g->nb * g->hw; /* tiles of whole images (see scatter) */
     g->nimg_blocks = s->n > 0 ? (s->n + g->nb - 1) / g->nb : 0;
     g->a_block = tconv__gemm_packed_a_floats(gk, m, s->cin_g);
     size_t a_all = g->a_block * (size_t)g->nblocks * (size_t)s->groups;
@@ -157,6 +159,104 @@ static void pack_b(const tconv_problem *pb, const geom *g, int64_t gi, int64_t n
     }
 }
 
+/* First i >= 0 with i*stride + off >= 0, and first i with i*stride + off >= limit: the
+ * inputs along one dimension whose tap lands inside the output, for one kernel tap. */
+static void valid_range(int64_t in, int64_t stride, int64_t off, int64_t limit, int64_t *lo,
+                        int64_t *hi)
+{
+    /* ceilings of non-negative quotients, written so that huge strides cannot overflow */
+    *lo = off >= 0 ? 0 : (-off) / stride + ((-off) % stride != 0);
+    int64_t span;
+    if (__builtin_sub_overflow(limit, off, &span))
+        *hi = in; /* limit - off beyond int64: every input row lands below the limit */
+    else
+        *hi = span <= 0 ? 0 : span / stride + (span % stride != 0);
+    if (*hi > in)
+        *hi = in;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* col2im of one C tile: row (c, ky, kx) adds into output channel co0 + c at
+ * (iy*sh + ky*dh - ph, ix*sw + kx*dw - pw). The valid input rows and columns of each
+ * tap are computed once, so the inner loops carry no bounds checks. */
+static void scatter(const tconv_problem *pb, const geom *g, int64_t gi, int64_t co0, int64_t cb,
+                    int64_t n0, int64_t j0, int64_t nc, int64_t m, const float *cbuf,
+                    const float *bias)
+{
+    const tconv_shape *s = &pb->s;
+    const int64_t khw = s->kh * s->kw, hw = g->hw, ys0 = pb->ys[0], ys2 = pb->ys[2],
+                  ys3 = pb->ys[3];
+    /* A tile of whole images whose (row, pixel) pairs are few (small images: 1x1 ->
+     * 4x4 and the like): list the pairs that land in the output once, then per image
+     * start its outputs at the bias and add the pairs, in row order. Consecutive rows
+     * are neighbouring outputs of one image, which stay in L1, rather than one output
+     * per image at a stride that may map every image onto the same cache set. */
+    enum { MAX_PAIRS = 2048 };
+    if (bias && j0 % hw == 0 && nc % hw == 0 && m * hw <= MAX_PAIRS) {
+        struct {
+            int64_t dst, src;
+        } pairs[MAX_PAIRS];
+        int64_t np = 0;
+        for (int64_t row = 0; row < m; row++) {
+            const int64_t c = row / khw, ky = row % khw / s->kw, kx = row % s->kw;
+            const int64_t oy0 = ky * s->dh - s->ph, ox0 = kx * s->dw - s->pw;
+            int64_t iylo, iyhi, ixlo, ixhi;
+            valid_range(s->h, s->sh, oy0, s->hout, &iylo, &iyhi);
+            valid_range(s->w, s->sw, ox0, s->wout, &ixlo, &ixhi);
+            for (int64_t iy = iylo; iy < iyhi; iy++)
+                for (int64_t ix = ixlo; ix < ixhi; ix++) {
+                    pairs[np].dst = (co0 + c) * pb->ys[1] + (iy * s->sh + oy0) * ys2 +
+                                    (ix * s->sw + ox0) * ys3;
+                    pairs[np].src = row * nc + iy * s->w + ix;
+                    np++;
+                }
+        }
+        const int64_t first = n0 + j0 / hw, count = nc / hw;
+        for (int64_t k = 0; k < count; k++) {
+            float *yk = pb->y + (first + k) * ys0 + gi * s->cout_g * pb->ys[1];
+            for (int64_t c = 0; c < cb; c++)
+                for (int64_t oy = 0; oy < s->hout; oy++)
+                    for (int64_t ox = 0; ox < s->wout; ox++)
+                        yk[(co0 + c) * pb->ys[1] + oy * ys2 + ox * ys3] = bias[c];
+            const float *sk = cbuf + k * hw;
+            for (int64_t i = 0; i < np; i++)
+                yk[pairs[i].dst] += sk[pairs[i].src];
+        }
+        return;
+    }
+    if (bias) /* the caller asked for the bias start: do it here for the other layouts */
+        for (int64_t n = n0 + j0 / hw; n < n0 + (j0 + nc + hw - 1) / hw; n++)
+            for (int64_t c = 0; c < cb; c++) {
+                float *y = pb->y + n * ys0 + (gi * s->cout_g + co0 + c) * pb->ys[1];
+                for (int64_t oy = 0; oy < s->hout; oy++)
+                    for (int64_t ox = 0; ox < s->wout; ox++)
+                        y[oy * ys2 + ox * ys3] = bias[c];
+            }
+    /* Otherwise row by row, the tile's runs of one input row each. */
+    for (int64_t row = 0; row < m; row++) {
+        const int64_t c = row / khw, ky = row % khw / s->kw, kx = row % s->kw;
+        const int64_t oy0 = ky * s->dh - s->ph, ox0 = kx * s->dw - s->pw;
+        int64_t iylo, iyhi, ixlo, ixhi;
+        valid_range(s->h, s->sh, oy0, s->hout, &iylo, &iyhi);
+        valid_range(s->w, s->sw, ox0, s->wout, &ixlo, &ixhi);
+        float *yc = pb->y + (gi * s->cout_g + co0 + c) * pb->ys[1];
+        const float *src = cbuf + row * nc;
+        for (int64_t j = j0; j < j0 + nc;) {
+            const int64_t n = n0 + j / hw, iy = j % hw / s->w, ix = j % s->w;
+            const int64_t len = s->w - ix < j0 + nc - j ? s->w - ix : j0 + nc - j;
+            if (iy >= iylo && iy < iyhi) {
+                const int64_t a = ix > ixlo ? ix : ixlo, b = ix + len < ixhi ? ix + len : ixhi;
+                float *yp = yc + n * ys0 + (iy * s->sh + oy0) * ys2 + ox0 * ys3;
+                const float *sp = src + (j - j0) - ix;
+                for (int64_t t = a; t < b; t++)
+                    yp[t * s->sw * ys3] += sp[t];
+            }
+            j += len;
+        }
+    }
+}
+
 typedef struct run_ctx {
     const tconv_run_args *a;
     const tconv_gemm_kernel *gk;
@@ -180,33 +280,13 @@ static void do_unit(run_ctx *r, int64_t u, float *bbuf, float *cbuf)
     const float *bias = packed + g->bias_off + gi * s->cout_g + co0;
     const float *ap = packed + (size_t)(gi * g->nblocks + b) * g->a_block;
 
-    /* the unit's outputs start at the bias */
-    for (int64_t n = n0; n < n0 + nimg; n++)
-        for (int64_t c = 0; c < cb; c++) {
-            float *y = pb->y + n * pb->ys[0] + (gi * s->cout_g + co0 + c) * pb->ys[1];
-            for (int64_t oy = 0; oy < s->hout; oy++)
-                for (int64_t ox = 0; ox < s->wout; ox++)
-                    y[oy * pb->ys[2] + ox * pb->ys[3]] = bias[c];
-        }
+    /* The unit's outputs start at the bias, set by its first tile (a unit is one image
+     * tiled, or whole images in one tile), before anything is added. */
     for (int64_t j0 = 0; j0 < cols; j0 += g->nc) {
         const int64_t nc = cols - j0 < g->nc ? cols - j0 : g->nc;
         pack_b(pb, g, gi, n0, j0, nc, r->gk->nr, bbuf);
         tconv__gemm_compute(r->gk, m, nc, s->cin_g, ap, bbuf, cbuf, nc, 1, NULL, 0);
-        /* col2im: row (c, ky, kx) of the C tile scatters to output channel co0 + c */
-        for (int64_t row = 0; row < m; row++) {
-            const int64_t c = row / khw, ky = row % khw / s->kw, kx = row % s->kw;
-            const float *src = cbuf + row * nc;
-            for (int64_t cj = 0; cj < nc; cj++) {
-                const int64_t j = j0 + cj, n = n0 + j / g->hw, iy = j % g->hw / s->w,
-                              ix = j % s->w;
-                const int64_t oy = iy * s->sh - s->ph + ky * s->dh;
-                const int64_t ox = ix * s->sw - s->pw + kx * s->dw;
-                if (oy < 0 || oy >= s->hout || ox < 0 || ox >= s->wout)
-                    continue;
-                pb->y[n * pb->ys[0] + (gi * s->cout_g + co0 + c) * pb->ys[1] + oy * pb->ys[2] +
-                      ox * pb->ys[3]] += src[cj];
-            }
-        }
+        scatter(pb, g, gi, co0, cb, n0, j0, nc, m, cbuf, j0 == 0 ? bias : NULL);
     }
 }
 
