@@ -17,7 +17,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "../gemm/gemm.h"
@@ -177,6 +176,20 @@ static void valid_range(int64_t in, int64_t stride, int64_t off, int64_t limit, 
         *lo = *hi;
 }
 
+/* Sets output channels [co0, co0 + cb) of group gi of images [n_from, n_to) to the bias. */
+static void start_at_bias(const tconv_problem *pb, int64_t gi, int64_t co0, int64_t cb,
+                          int64_t n_from, int64_t n_to, const float *bias)
+{
+    const tconv_shape *s = &pb->s;
+    for (int64_t n = n_from; n < n_to; n++)
+        for (int64_t c = 0; c < cb; c++) {
+            float *y = pb->y + n * pb->ys[0] + (gi * s->cout_g + co0 + c) * pb->ys[1];
+            for (int64_t oy = 0; oy < s->hout; oy++)
+                for (int64_t ox = 0; ox < s->wout; ox++)
+                    y[oy * pb->ys[2] + ox * pb->ys[3]] = bias[c];
+        }
+}
+
 /* col2im of one C tile: row (c, ky, kx) adds into output channel co0 + c at
  * (iy*sh + ky*dh - ph, ix*sw + kx*dw - pw). The valid input rows and columns of each
  * tap are computed once, so the inner loops carry no bounds checks. */
@@ -214,25 +227,16 @@ static void scatter(const tconv_problem *pb, const geom *g, int64_t gi, int64_t 
         }
         const int64_t first = n0 + j0 / hw, count = nc / hw;
         for (int64_t k = 0; k < count; k++) {
+            start_at_bias(pb, gi, co0, cb, first + k, first + k + 1, bias);
             float *yk = pb->y + (first + k) * ys0 + gi * s->cout_g * pb->ys[1];
-            for (int64_t c = 0; c < cb; c++)
-                for (int64_t oy = 0; oy < s->hout; oy++)
-                    for (int64_t ox = 0; ox < s->wout; ox++)
-                        yk[(co0 + c) * pb->ys[1] + oy * ys2 + ox * ys3] = bias[c];
             const float *sk = cbuf + k * hw;
             for (int64_t i = 0; i < np; i++)
                 yk[pairs[i].dst] += sk[pairs[i].src];
         }
         return;
     }
-    if (bias) /* the caller asked for the bias start: do it here for the other layouts */
-        for (int64_t n = n0 + j0 / hw; n < n0 + (j0 + nc + hw - 1) / hw; n++)
-            for (int64_t c = 0; c < cb; c++) {
-                float *y = pb->y + n * ys0 + (gi * s->cout_g + co0 + c) * pb->ys[1];
-                for (int64_t oy = 0; oy < s->hout; oy++)
-                    for (int64_t ox = 0; ox < s->wout; ox++)
-                        y[oy * ys2 + ox * ys3] = bias[c];
-            }
+    if (bias) /* the caller asked for the bias start */
+        start_at_bias(pb, gi, co0, cb, n0 + j0 / hw, n0 + (j0 + nc + hw - 1) / hw, bias);
     /* Otherwise row by row, the tile's runs of one input row each. */
     for (int64_t row = 0; row < m; row++) {
         const int64_t c = row / khw, ky = row % khw / s->kw, kx = row % s->kw;
@@ -261,9 +265,6 @@ typedef struct run_ctx {
     const tconv_run_args *a;
     const tconv_gemm_kernel *gk;
     geom g;
-    size_t slot;
-    atomic_llong next;
-    int64_t units;
 } run_ctx;
 
 static void do_unit(run_ctx *r, int64_t u, float *bbuf, float *cbuf)
@@ -290,18 +291,11 @@ static void do_unit(run_ctx *r, int64_t u, float *bbuf, float *cbuf)
     }
 }
 
-static void stripe(void *ctx, int64_t i)
+static void unit_fn(void *ctx, int64_t u, void *slot)
 {
     run_ctx *r = ctx;
-    char *slot = (char *)r->a->workspace + (size_t)i * r->slot;
-    float *bbuf = (float *)slot;
-    float *cbuf = (float *)(slot + tconv__align_up(r->g.b_floats * sizeof(float)));
-    for (;;) {
-        int64_t u = (int64_t)atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
-        if (u >= r->units)
-            return;
-        do_unit(r, u, bbuf, cbuf);
-    }
+    do_unit(r, u, (float *)slot,
+            (float *)((char *)slot + tconv__align_up(r->g.b_floats * sizeof(float))));
 }
 
 static void run(const tconv_run_args *a)
@@ -310,10 +304,8 @@ static void run(const tconv_run_args *a)
     r.a = a;
     r.gk = tconv__gemm_kernel(a->isa);
     geometry(&a->pb->s, r.gk, &r.g);
-    r.slot = slot_bytes(&r.g);
-    r.units = a->pb->s.groups * r.g.nimg_blocks * r.g.nblocks;
-    atomic_init(&r.next, 0);
-    tconv__parallel_for(a->exec, a->threads, stripe, &r, a->threads);
+    tconv__run_units(a->exec, a->threads, a->pb->s.groups * r.g.nimg_blocks * r.g.nblocks,
+                     unit_fn, &r, a->workspace, slot_bytes(&r.g));
 }
 
 const tconv_algo_impl tconv__algo_gemm_col2im = {

@@ -17,7 +17,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "../gemm/gemm.h"
@@ -315,8 +314,6 @@ typedef struct run_ctx {
     tconv_phase_store_fn store;
     plan_geom g;
     slot_layout l;
-    atomic_llong next;
-    int64_t units;
 } run_ctx;
 
 /* Tile t of phase p of group gi. */
@@ -371,17 +368,9 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
             do_phase_tile(r, gi, &r->g.ph[i], t, slot);
 }
 
-/* One stripe per thread slot; stripes take units from a shared counter. */
-static void stripe(void *ctx, int64_t i)
+static void unit_fn(void *ctx, int64_t u, void *slot)
 {
-    run_ctx *r = ctx;
-    char *slot = (char *)r->a->workspace + (size_t)i * r->l.total;
-    for (;;) {
-        int64_t u = (int64_t)atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
-        if (u >= r->units)
-            return;
-        do_unit(r, u, slot);
-    }
+    do_unit(ctx, u, slot);
 }
 
 static void run(const tconv_run_args *a)
@@ -393,9 +382,8 @@ static void run(const tconv_run_args *a)
     r.store = tconv__phase_store(a->isa);
     geometry(&a->pb->s, r.gk, &r.g);
     r.l = layout(&r.g, r.gk->nr);
-    r.units = r.g.units_per_group * a->pb->s.groups;
-    atomic_init(&r.next, 0);
-    tconv__parallel_for(a->exec, a->threads, stripe, &r, a->threads);
+    tconv__run_units(a->exec, a->threads, r.g.units_per_group * a->pb->s.groups, unit_fn, &r,
+                     a->workspace, r.l.total);
 }
 
 const tconv_algo_impl tconv__algo_phase_gemm = {

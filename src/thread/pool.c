@@ -74,6 +74,22 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static atomic_int fail_spawns; /* tconv__pool_test_fail_spawns */
+
+void tconv__pool_test_fail_spawns(int n)
+{
+    atomic_store(&fail_spawns, n > 0 ? n : 0);
+}
+
+/* Consumes one injected failure, if any is pending. */
+static bool spawn_refused(void)
+{
+    int left = atomic_load(&fail_spawns);
+    while (left > 0 && !atomic_compare_exchange_weak(&fail_spawns, &left, left - 1))
+        ;
+    return left > 0;
+}
+
 /* With P.mu held: make at least `count` workers exist; returns how many do. */
 static int grow(int count)
 {
@@ -82,7 +98,8 @@ static int grow(int count)
     while (P.nthreads < count) {
         int idx = P.nthreads;
         P.start_gen[idx] = P.gen;
-        if (pthread_create(&P.threads[idx], NULL, worker_main, (void *)(intptr_t)idx) != 0)
+        if (spawn_refused() ||
+            pthread_create(&P.threads[idx], NULL, worker_main, (void *)(intptr_t)idx) != 0)
             break; /* run with the workers we have */
         P.nthreads++;
     }
@@ -128,6 +145,35 @@ tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task
     P.busy = false;
     pthread_mutex_unlock(&P.mu);
     return TCONV_OK;
+}
+
+typedef struct units_job {
+    tconv_unit_fn fn;
+    void *ctx;
+    char *workspace;
+    size_t slot_bytes;
+    int64_t units;
+    atomic_llong next;
+} units_job;
+
+static void units_stripe(void *ctx, int64_t i)
+{
+    units_job *j = ctx;
+    void *slot = j->workspace + (size_t)i * j->slot_bytes;
+    for (;;) {
+        int64_t u = (int64_t)atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->units)
+            return;
+        j->fn(j->ctx, u, slot);
+    }
+}
+
+void tconv__run_units(const tconv_exec *exec, int threads, int64_t units, tconv_unit_fn fn,
+                      void *ctx, void *workspace, size_t slot_bytes)
+{
+    units_job j = {fn, ctx, workspace, slot_bytes, units, 0};
+    atomic_init(&j.next, 0);
+    tconv__parallel_for(exec, threads, units_stripe, &j, threads);
 }
 
 int tconv__default_threads(void)

@@ -25,11 +25,25 @@
 tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task_fn fn,
                                  void *ctx, int64_t n);
 
+/* Units of work with per-thread scratch: fn(ctx, unit, slot) for every unit in
+ * [0, units), where slot is one of `threads` disjoint slices of `workspace`, each
+ * slot_bytes long, used by one thread at a time. One task per slot takes units from a
+ * shared counter, so the split adapts to busy cores; results must not depend on it
+ * (each unit writes its own outputs). */
+typedef void (*tconv_unit_fn)(void *ctx, int64_t unit, void *slot);
+void tconv__run_units(const tconv_exec *exec, int threads, int64_t units, tconv_unit_fn fn,
+                      void *ctx, void *workspace, size_t slot_bytes);
+
 /* Default thread count for num_threads == 0: $TCONV_NUM_THREADS if set to a positive
  * integer, else the number of online CPUs (at least 1). Read once. */
 int tconv__default_threads(void);
 
 /* A call's thread count: `requested` if > 0, else the default. */
 int tconv__resolve_threads(int requested);
+
+/* Test hook (tests/reliability): the next `n` attempts to start a worker fail as if
+ * pthread_create had refused, so tests can check that jobs still complete on the
+ * threads that exist. 0 restores normal behaviour. Not exported. */
+void tconv__pool_test_fail_spawns(int n);
 
 #endif /* TCONV_POOL_H */
