@@ -27,6 +27,17 @@ static const float *at(const float *base, int64_t off)
     return (const float *)((uintptr_t)base + (uintptr_t)(off * (int64_t)sizeof(float)));
 }
 
+/* Bits [from, to) of a 64-lane mask (0 <= from, to <= 64). */
+static uint64_t bits64(int64_t from, int64_t to)
+{
+    if (to <= from)
+        return 0;
+    const uint64_t upto = to >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << to) - 1;
+    return upto & ~(((uint64_t)1 << from) - 1);
+}
+
+/* Runs of any start and length <= 64: per run and tap, one 64-bit lane mask of the
+ * valid columns, cut into 16-lane pieces. */
 static void panel_general(float *panel, int64_t nr, int64_t ncols, const tconv_im2col_tap *taps,
                           int64_t K, const tconv_im2col_seg *segs, int64_t nsegs,
                           const float *x, int64_t xs2, int64_t h, int64_t w)
@@ -36,13 +47,16 @@ static void panel_general(float *panel, int64_t nr, int64_t ncols, const tconv_i
         const tconv_im2col_tap tp = taps[k];
         for (int64_t si = 0; si < nsegs; si++) {
             const tconv_im2col_seg *s = &segs[si];
-            const int64_t iy = s->qy + tp.dy, ix0 = s->qx0 + tp.dx;
+            const int64_t iy = s->qy + tp.dy, ix0 = s->qx0 + tp.dx, len = s->len;
             int64_t lo, hi;
-            tconv__im2col_valid(iy, ix0, s->len, h, w, &lo, &hi);
+            tconv__im2col_valid(iy, ix0, len, h, w, &lo, &hi);
+            const uint64_t ld = bits64(lo, hi), st = bits64(0, len);
             const float *src = at(x, s->x_off + tp.c_off + (hi > lo ? iy * xs2 : 0) + ix0);
-            for (int64_t t0 = 0; t0 < s->len; t0 += 16) {
-                const __m512 v = _mm512_maskz_loadu_ps(lanes(lo - t0, hi - t0), at(src, t0));
-                _mm512_mask_storeu_ps(row + s->col + t0, lanes(0, s->len - t0), v);
+            float *d = row + s->col;
+            for (int64_t t0 = 0; t0 < len; t0 += 16) {
+                const __m512 v =
+                    _mm512_maskz_loadu_ps((__mmask16)(ld >> t0), at(src, t0));
+                _mm512_mask_storeu_ps(d + t0, (__mmask16)(st >> t0), v);
             }
         }
         for (int64_t c0 = ncols; c0 < nr; c0 += 16)
@@ -85,13 +99,17 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
                                 const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
                                 int64_t xs2, int64_t h, int64_t w)
 {
-    bool uniform = nsegs > 0 && segs[0].len <= 32;
-    for (int64_t si = 1; si < nsegs && uniform; si++)
-        uniform = segs[si].qx0 == segs[0].qx0 && segs[si].len == segs[0].len;
+    bool uniform = nsegs > 0 && segs[0].len <= 32, short_runs = true;
+    for (int64_t si = 0; si < nsegs; si++) {
+        uniform = uniform && segs[si].qx0 == segs[0].qx0 && segs[si].len == segs[0].len;
+        short_runs = short_runs && segs[si].len <= 64;
+    }
     if (uniform)
         panel_uniform(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
-    else
+    else if (short_runs)
         panel_general(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
+    else
+        tconv__im2col_panel_scalar(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
 }
 
 /* Contiguous (step 1) and every-other-column (step 2: the output of a stride-2 phase in
