@@ -94,7 +94,8 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
         if (p->tiles > g->units_per_group)
             g->units_per_group = p->tiles;
     }
-    g->b_floats = (size_t)gk->kc * (size_t)nr; /* one K block of one panel */
+    /* one K block of one panel (the GEMM splits K into equal blocks of at most kc) */
+    g->b_floats = (size_t)(g->kmax < gk->kc ? g->kmax : gk->kc) * (size_t)nr;
     g->c_floats = (size_t)s->cout_g * (size_t)g->ldc;
 }
 
