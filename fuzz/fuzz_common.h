@@ -110,6 +110,9 @@ typedef struct fz_call {
  * shape rules (D) pass. `isa_top` is tconv_isa_detected(). */
 tconv_status fz_model(const fz_call *c, tconv_isa isa_top, fz_geom *g);
 
+/* Group E alone (NULL = the defaults, which pass). */
+tconv_status fz_model_exec(const tconv_exec *e);
+
 /* Rule S2 as the algorithms document it today: whether an explicitly requested
  * algorithm handles the shape. */
 bool fz_model_supports(int algorithm, const tconv_params *p);
