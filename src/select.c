@@ -53,7 +53,9 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
     }
 }
 
-/* Thresholds of the choice, measured on the layers of bench/ (see docs/PERFORMANCE.md). */
+/* Thresholds of the choice. DIRECT_MAX_COUT_G was measured (dcgan5, 3 output channels:
+ * direct about 2x faster than phase_gemm); PHASE_MIN_EFFICIENCY is a judgement (below
+ * it the phase GEMMs multiply more border zeros than real terms), not yet tuned. */
 /* A GEMM with M = Cout/groups rows wastes most of its MR-row register tile when M is
  * tiny (dcgan5: 3 output channels, 12-row tiles), whatever Cin is; the direct kernel
  * vectorises along the width instead and does not care. */
