@@ -23,6 +23,17 @@ const tconv_gemm_kernel *tconv__gemm_kernel(tconv_isa isa)
     return k;
 }
 
+const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa)
+{
+    if (isa == TCONV_ISA_AUTO)
+        isa = tconv_isa_detected();
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX512)
+        return &tconv__igemm_f32_8x3v_avx512;
+#endif
+    return NULL;
+}
+
 static size_t packed_floats(int64_t len, int64_t width, int64_t kdim)
 {
     const int64_t panels = (len + width - 1) / width;

@@ -97,4 +97,41 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
                            int64_t cs_c, int64_t m, int64_t n, const float *bias,
                            int accumulate);
 
+/*
+ * Indirect GEMM (igemm): the same packed A, but B is never packed. A column tile is
+ * nv <= 3 vectors of 16 lanes, and row (t, ch) of B (tap t, channel ch) is read from
+ * memory the caller prepared (a zero-padded copy of the input):
+ *   B[(t, ch), 16v + l] = base[v][ch*cs + off[t] + l]
+ * (base[v] an element address kept as an integer, as base + off may point before it).
+ * A's column for (t, ch) is at a + t*a_tap + ch*MR (MR floats per column). The kernel
+ * visits taps in order and, in each, channels [0, channels) in order: each element is
+ * one chain in that order, starting at C (accumulate), at bias[r] or at 0, as for
+ * tconv_ukernel_fn. It writes rows [0, m) x columns [0, 16*nv) of C at c[r*ldc + j].
+ */
+typedef struct tconv_igemm_b {
+    uintptr_t base[3];
+    int64_t cs;         /* element distance between channels */
+    int64_t ntaps;
+    const int64_t *off; /* ntaps element offsets */
+} tconv_igemm_b;
+
+typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,
+                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                               const float *bias, int accumulate);
+
+typedef struct tconv_igemm_kernel {
+    int mr;              /* equals the packed-A MR of the same ISA's GEMM kernel */
+    tconv_isa isa;
+    tconv_igemm_fn fn;
+    const char *name;
+} tconv_igemm_kernel;
+
+/* The igemm kernel of an ISA level, or NULL when that level has none (then the phase
+ * path packs B). */
+const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa);
+extern const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512;
+void tconv__igemm_avx512(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                         int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                         int accumulate);
+
 #endif /* TCONV_GEMM_H */

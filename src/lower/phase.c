@@ -3,7 +3,7 @@
  *
  * For each group g and stride phase (py, px) (see lower.h), the outputs of the phase are
  *   C[co, (n, qy, qx)] = bias[co] + sum_k A[co, k] * B[k, (n, qy, qx)],
- *   k = (ci, ty, tx),  A[co, k] = w[ci, co, ky(ty), kx(tx)],
+ *   k = (ty, tx, ci) (tap-major, so that an igemm keeps one tap's masks across channels),  A[co, k] = w[ci, co, ky(ty), kx(tx)],
  *   B[k, (n, qy, qx)] = x[n, ci, qy + dy(ty), qx + dx(tx)]   (0 outside the input)
  * one GEMM with M = Cout/groups, K = Cin/groups * taps, N = batch * phase pixels.
  * A is packed once (by a plan, or into the workspace of a one-shot call). The columns
@@ -53,6 +53,16 @@ typedef struct plan_geom {
  * written its part of each cache line. */
 #define UNIT_OUT_BYTES (1024 * 1024)
 #define MAX_NC 1024
+
+/* Directly fed phases (igemm): K steps per channel block, so that the B rows of a block
+ * (3 vectors each) stay in L1 while every row panel of A passes over them; and the
+ * least fraction of vector lanes that must hold real columns (rows much narrower than
+ * a vector waste lanes; the packed path wastes none). */
+#define KBLOCK_DIRECT 256
+#define MIN_LANE_USE 0.75
+/* Taps reaching further than this outside the input take the packed path (the copy
+ * would be mostly zeros). */
+#define LIMIT 64
 
 static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geom *g)
 {
@@ -130,9 +140,9 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
             const phase *p = &g.ph[i];
             float *a = out + (size_t)gi * g.a_group + p->a_off;
             for (int64_t r0 = 0; r0 < s->cout_g; r0 += mr)
-                for (int64_t ci = 0, kk = 0; ci < s->cin_g; ci++)
-                    for (int64_t ty = 0; ty < p->ty.count; ty++)
-                        for (int64_t tx = 0; tx < p->tx.count; tx++, kk++) {
+                for (int64_t ty = 0, kk = 0; ty < p->ty.count; ty++)
+                    for (int64_t tx = 0; tx < p->tx.count; tx++)
+                        for (int64_t ci = 0; ci < s->cin_g; ci++, kk++) {
                             const int64_t ky = p->ty.first + ty * p->ty.step;
                             const int64_t kx = p->tx.first + tx * p->tx.step;
                             const float *w = pb->wt + (gi * s->cin_g + ci) * pb->ws[0] +
@@ -173,13 +183,91 @@ static slot_layout layout(const plan_geom *g, int64_t nr)
     return l;
 }
 
+/* The direct (igemm) feed reads B from a zero-padded copy of the input, made once per
+ * call: planes (n, c) of hp x wp floats, each row a gap of zeros then the W inputs, with
+ * `top` zero rows above and enough below, so that every tap of every phase reads zeros
+ * outside the input without a bounds check or a lane mask. A phase's columns are then
+ * the copy's grid: lane (qy, qx) of a plane, qx in [0, wp), the columns qx >= wq being
+ * computed and discarded. Planes sit an odd number of cache lines apart: rows of
+ * successive channels spread over every L1 set (at a 4 KiB plane stride they would all
+ * fall into one). The copy costs one pass over the input where im2col copied it once
+ * per tap; it is used only when it is at most 3/4 of the output (transposed
+ * convolutions usually grow their input). */
+typedef struct copy_geom {
+    int64_t top, gap; /* zero rows above each plane; zero columns before each row */
+    int64_t hp, wp;   /* padded rows and pitch */
+    int64_t cs;       /* plane stride (floats) */
+    size_t floats;    /* the whole copy, with slack for the last plane's spare lanes */
+} copy_geom;
+
+static bool copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c)
+{
+    memset(c, 0, sizeof *c);
+    int64_t dy0 = 0, dy1 = 0, dx0 = 0, dx1 = 0, hq = 0, wq = 0;
+    for (int i = 0; i < g->nph; i++) {
+        const phase *p = &g->ph[i];
+        if (p->k == 0 || p->cols == 0)
+            continue;
+        const int64_t ylast = p->ty.d0 + (p->ty.count - 1) * p->ty.dstep,
+                      xlast = p->tx.d0 + (p->tx.count - 1) * p->tx.dstep;
+        const int64_t ylo = ylast < p->ty.d0 ? ylast : p->ty.d0,
+                      yhi = ylast < p->ty.d0 ? p->ty.d0 : ylast;
+        const int64_t xlo = xlast < p->tx.d0 ? xlast : p->tx.d0,
+                      xhi = xlast < p->tx.d0 ? p->tx.d0 : xlast;
+        /* rows [ylo, hq - 1 + yhi] and columns [xlo, wq - 1 + xhi] are read */
+        dy0 = ylo < dy0 ? ylo : dy0;
+        dx0 = xlo < dx0 ? xlo : dx0;
+        dy1 = p->hq - 1 + yhi > dy1 ? p->hq - 1 + yhi : dy1;
+        dx1 = p->wq - 1 + xhi > dx1 ? p->wq - 1 + xhi : dx1;
+        hq = p->hq > hq ? p->hq : hq;
+        wq = p->wq > wq ? p->wq : wq;
+    }
+    if (hq == 0 || dy0 < -LIMIT || dx0 < -LIMIT || dy1 > s->h + LIMIT || dx1 > s->w + LIMIT)
+        return false;
+    c->top = -dy0;
+    const int64_t bottom = dy1 - (s->h - 1) > 0 ? dy1 - (s->h - 1) : 0,
+                  right = dx1 - (s->w - 1) > 0 ? dx1 - (s->w - 1) : 0;
+    /* a row's gap serves as its left border and the previous row's right border; and
+     * the grid must be as wide as the phases */
+    c->gap = -dx0 > right ? -dx0 : right;
+    if (s->w + c->gap < wq)
+        c->gap = wq - s->w;
+    c->hp = c->top + s->h + bottom;
+    c->wp = s->w + c->gap;
+    if (c->hp < hq)
+        c->hp = hq;
+    c->cs = (((c->hp * c->wp + 15) / 16) | 1) * 16;
+    /* spare lanes of a plane's last vector read up to 16 grid columns past hq rows, and
+     * a tap up to (dy1 - hq + 1 + top) rows and (dx1 - wq + 1 + gap) columns further */
+    const double planes = (double)s->n * (double)s->cin;
+    const int64_t tail = (c->top + dy1 + 3) * c->wp + c->gap + dx1 + 32;
+    if (planes * (double)c->cs > 1e15)
+        return false;
+    c->floats = (size_t)(s->n * s->cin) * (size_t)c->cs + (size_t)tail;
+    return true;
+}
+
+/* Bytes of the copy for this shape and ISA, 0 when the direct feed is not used. */
+static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g)
+{
+    copy_geom c;
+    if (!tconv__igemm_kernel(isa) || !copy_geometry(s, g, &c))
+        return 0;
+    const double out = (double)s->n * (double)s->cout * (double)s->hout * (double)s->wout;
+    if ((double)c.floats > out * 0.75)
+        return 0;
+    return tconv__align_up(c.floats * sizeof(float));
+}
+
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
 {
     plan_geom g;
     const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
     geometry(s, gk, &g);
-    size_t one = layout(&g, gk->nr).total;
-    return one > SIZE_MAX / (size_t)threads ? SIZE_MAX : one * (size_t)threads;
+    size_t one = layout(&g, gk->nr).total, copy = copy_bytes(s, isa, &g);
+    if (one > (SIZE_MAX - copy) / (size_t)threads)
+        return SIZE_MAX;
+    return copy + one * (size_t)threads;
 }
 
 /* Walks the columns [j0, j0+nc) of a phase as runs of constant (n, qy). */
@@ -247,13 +335,13 @@ static int64_t build_segs(const tconv_problem *pb, const phase *p, int64_t gi, i
     return count;
 }
 
-/* The taps of a phase in B's row order k = (ci, ty, tx). */
+/* The taps of a phase in B's row order k = (ty, tx, ci). */
 static void build_taps(const tconv_problem *pb, const phase *p, tconv_im2col_tap *taps)
 {
     int64_t kk = 0;
-    for (int64_t ci = 0; ci < pb->s.cin_g; ci++)
-        for (int64_t ty = 0; ty < p->ty.count; ty++)
-            for (int64_t tx = 0; tx < p->tx.count; tx++, kk++) {
+    for (int64_t ty = 0; ty < p->ty.count; ty++)
+        for (int64_t tx = 0; tx < p->tx.count; tx++)
+            for (int64_t ci = 0; ci < pb->s.cin_g; ci++, kk++) {
                 taps[kk].c_off = ci * pb->xs[1];
                 taps[kk].dy = p->ty.d0 + ty * p->ty.dstep;
                 taps[kk].dx = p->tx.d0 + tx * p->tx.dstep;
@@ -308,13 +396,26 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
     }
 }
 
+/* How the B columns of a phase are fed to the GEMM. */
+typedef struct phase_feed {
+    bool direct;     /* igemm straight from the input (else: packed im2col panels) */
+    bool plane;      /* vectors run across rows (input row pitch == phase width) */
+    int64_t per_img; /* vectors per image */
+    int64_t tiles;   /* column tiles of the unit loop */
+} phase_feed;
+
 typedef struct run_ctx {
     const tconv_run_args *a;
     const tconv_gemm_kernel *gk;
+    const tconv_igemm_kernel *ik; /* NULL: every phase packs */
     tconv_im2col_panel_fn panel_fn;
     tconv_phase_store_fn store;
     plan_geom g;
     slot_layout l;
+    phase_feed feed[TCONV_MAX_PHASES];
+    int64_t units_per_group;
+    copy_geom cg;    /* the copy the direct feed reads */
+    float *xc;
 } run_ctx;
 
 /* Tile t of phase p of group gi. */
@@ -361,12 +462,130 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
     store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->store);
 }
 
+/* The columns of a directly fed phase are vectors of VW lanes: 16 consecutive points of
+ * one image's plane in the copy's grid (pitch wp; see copy_geom). */
+enum { VW = 16 };
+
+/* Tile t of a directly fed phase: vectors [t*nc/VW, ...), three per igemm call. */
+static void do_phase_tile_direct(run_ctx *r, int64_t gi, int ip, int64_t t, char *slot)
+{
+    const tconv_problem *pb = r->a->pb;
+    const tconv_shape *s = &pb->s;
+    const plan_geom *g = &r->g;
+    const copy_geom *cg = &r->cg;
+    const phase *p = &g->ph[ip];
+    const phase_feed *f = &r->feed[ip];
+    const int64_t per_tile = g->nc / VW, total = s->n * f->per_img;
+    const int64_t u0 = t * per_tile, nvec = total - u0 < per_tile ? total - u0 : per_tile;
+    const float *packed = r->a->packed;
+    const float *bias = packed + g->bias_off + gi * s->cout_g;
+    float *cbuf = (float *)(slot + r->l.c);
+    const int64_t ntaps = p->ty.count * p->tx.count, m = s->cout_g, mr = r->ik->mr;
+    int64_t *off = (int64_t *)(slot + r->l.taps);
+    const float *ap = packed + (size_t)gi * g->a_group + p->a_off;
+    for (int64_t ty = 0, t2 = 0; ty < p->ty.count; ty++)
+        for (int64_t tx = 0; tx < p->tx.count; tx++, t2++)
+            off[t2] = (p->ty.d0 + ty * p->ty.dstep + cg->top) * cg->wp + p->tx.d0 +
+                      tx * p->tx.dstep + cg->gap;
+    /* channel blocks bound the C tile's reloads, not the cache: B is reread from L1/L2 */
+    const int64_t chb = KBLOCK_DIRECT / ntaps > 0 ? KBLOCK_DIRECT / ntaps : 1;
+    for (int64_t v0 = 0; v0 < nvec; v0 += 3) {
+        const int nv = nvec - v0 < 3 ? (int)(nvec - v0) : 3;
+        tconv_igemm_b b;
+        for (int v = 0; v < 3; v++) {
+            const int64_t u = u0 + v0 + (v < nv ? v : 0), n = u / f->per_img;
+            const int64_t e = (n * s->cin + gi * s->cin_g) * cg->cs + u % f->per_img * VW;
+            b.base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
+        }
+        b.cs = cg->cs;
+        b.ntaps = ntaps;
+        b.off = off;
+        float *c = cbuf + v0 * VW;
+        for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb) {
+            const int64_t cn = s->cin_g - c0 < chb ? s->cin_g - c0 : chb;
+            tconv_igemm_b bb = b;
+            for (int v = 0; v < 3; v++)
+                bb.base[v] += (uintptr_t)(c0 * cg->cs * (int64_t)sizeof(float));
+            for (int64_t i0 = 0; i0 < m; i0 += mr)
+                r->ik->fn(cn, ap + i0 * p->k + c0 * mr, s->cin_g * mr, &bb, nv, c + i0 * g->ldc,
+                          g->ldc, m - i0 < mr ? m - i0 : mr, c0 == 0 ? bias + i0 : NULL, c0 > 0);
+        }
+    }
+    /* to the output: the lanes of each vector with qy < hq and qx < wq, row by row */
+    const int64_t step = s->sw * pb->ys[3];
+    for (int64_t v = 0; v < nvec; v++) {
+        const int64_t u = u0 + v, n = u / f->per_img, f0 = u % f->per_img * VW;
+        for (int64_t l = 0; l < VW;) {
+            const int64_t qy = (f0 + l) / cg->wp, qx = (f0 + l) % cg->wp;
+            const int64_t row_left = cg->wp - qx, lanes = VW - l < row_left ? VW - l : row_left;
+            if (qy < p->hq && qx < p->wq) {
+                const int64_t run = p->wq - qx < lanes ? p->wq - qx : lanes;
+                float *yrow = pb->y + n * pb->ys[0] + gi * m * pb->ys[1] +
+                              (p->py + s->sh * qy) * pb->ys[2] + (p->px + s->sw * qx) * pb->ys[3];
+                r->store(yrow, pb->ys[1], step, cbuf + v * VW + l, g->ldc, m, run);
+            }
+            l += lanes;
+        }
+    }
+}
+
 static void do_unit(run_ctx *r, int64_t u, char *slot)
 {
-    const int64_t gi = u / r->g.units_per_group, t = u % r->g.units_per_group;
-    for (int i = 0; i < r->g.nph; i++)
-        if (t < r->g.ph[i].tiles)
+    const int64_t gi = u / r->units_per_group, t = u % r->units_per_group;
+    for (int i = 0; i < r->g.nph; i++) {
+        if (t >= r->feed[i].tiles)
+            continue;
+        if (r->feed[i].direct)
+            do_phase_tile_direct(r, gi, i, t, slot);
+        else
             do_phase_tile(r, gi, &r->g.ph[i], t, slot);
+    }
+}
+
+/* Feeds a phase directly when the copy exists, unless its vectors would be mostly
+ * spare lanes (rows much narrower than the gap, tiny planes); otherwise packs. */
+static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy_geom *cg,
+                         bool copy, phase_feed *feed, int64_t *units_per_group)
+{
+    *units_per_group = 0;
+    for (int i = 0; i < g->nph; i++) {
+        const phase *p = &g->ph[i];
+        phase_feed *f = &feed[i];
+        memset(f, 0, sizeof *f);
+        f->tiles = p->tiles;
+        if (copy && p->k > 0 && p->cols > 0) {
+            f->per_img = (p->hq * cg->wp + VW - 1) / VW;
+            const double lanes = (double)f->per_img * VW * (double)pb->s.n;
+            f->direct = (double)p->cols >= MIN_LANE_USE * lanes;
+            if (f->direct) {
+                const int64_t per_tile = g->nc / VW;
+                f->tiles = (pb->s.n * f->per_img + per_tile - 1) / per_tile;
+            }
+        }
+        if (f->tiles > *units_per_group)
+            *units_per_group = f->tiles;
+    }
+}
+
+/* Plane (n, c) of the input into the copy: zeros, then the rows at their place. */
+static void copy_task(void *ctx, int64_t i)
+{
+    const run_ctx *r = ctx;
+    const tconv_problem *pb = r->a->pb;
+    const copy_geom *cg = &r->cg;
+    const int64_t n = i / pb->s.cin, c = i % pb->s.cin;
+    const float *src = pb->x + n * pb->xs[0] + c * pb->xs[1];
+    float *dst = r->xc + i * cg->cs;
+    memset(dst, 0, (size_t)cg->cs * sizeof(float));
+    for (int64_t y = 0; y < pb->s.h; y++) {
+        const float *sr = src + y * pb->xs[2];
+        float *dr = dst + (y + cg->top) * cg->wp + cg->gap;
+        if (pb->xs[3] == 1)
+            memcpy(dr, sr, (size_t)pb->s.w * sizeof(float));
+        else
+            for (int64_t x = 0; x < pb->s.w; x++)
+                dr[x] = sr[x * pb->xs[3]];
+    }
 }
 
 static void unit_fn(void *ctx, int64_t u, void *slot)
@@ -381,10 +600,27 @@ static void run(const tconv_run_args *a)
     r.gk = tconv__gemm_kernel(a->isa);
     r.panel_fn = tconv__im2col_panel(a->isa);
     r.store = tconv__phase_store(a->isa);
-    geometry(&a->pb->s, r.gk, &r.g);
+    r.ik = tconv__igemm_kernel(a->isa);
+    const tconv_problem *pb = a->pb;
+    const tconv_shape *s = &pb->s;
+    geometry(s, r.gk, &r.g);
     r.l = layout(&r.g, r.gk->nr);
-    tconv__run_units(a->exec, a->threads, r.g.units_per_group * a->pb->s.groups, unit_fn, &r,
-                     a->workspace, r.l.total);
+    /* directly fed phases read a padded copy of the input, made here */
+    const bool copy = r.ik && r.ik->mr == r.gk->mr && copy_bytes(s, a->isa, &r.g) > 0 &&
+                      copy_geometry(s, &r.g, &r.cg);
+    choose_feeds(pb, &r.g, &r.cg, copy, r.feed, &r.units_per_group);
+    bool any_direct = false;
+    for (int i = 0; i < r.g.nph; i++)
+        any_direct = any_direct || r.feed[i].direct;
+    r.xc = NULL;
+    if (any_direct) {
+        r.xc = a->workspace;
+        const size_t planes_end = (size_t)(s->n * s->cin) * (size_t)r.cg.cs;
+        memset(r.xc + planes_end, 0, (r.cg.floats - planes_end) * sizeof(float));
+        tconv__parallel_for(a->exec, a->threads, copy_task, &r, s->n * s->cin);
+    }
+    tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
+                     (char *)a->workspace + copy_bytes(s, a->isa, &r.g), r.l.total);
 }
 
 const tconv_algo_impl tconv__algo_phase_gemm = {

@@ -666,6 +666,100 @@ static void test_split_invariance(void **state)
     }
 }
 
+/* The igemm kernels against the contract of gemm.h, bit for bit: each element is the
+ * chain start (C, bias or 0), then fmaf over taps in order and channels in order. B
+ * comes from a buffer through per-vector bases, a channel stride and per-tap offsets
+ * (some negative), as the phase path sets them up; C sits in a sentinel-filled buffer
+ * whose row stride exceeds the tile, so writes outside rows [0, m) x columns
+ * [0, 16*nv) show. */
+static void test_igemm(void **state)
+{
+    (void)state;
+    tconv_isa levels[4];
+    const int nl = isa_levels(levels);
+    tu_rng rng = tu_rng_seed(4242);
+    int64_t kernels = 0;
+    for (int li = 0; li < nl; li++) {
+        const tconv_igemm_kernel *ik = tconv__igemm_kernel(levels[li]);
+        if (!ik)
+            continue;
+        kernels++;
+        assert_int_equal(ik->mr, tconv__gemm_kernel(levels[li])->mr);
+        const int64_t mr = ik->mr;
+        for (int iter = 0; iter < 300; iter++) {
+            const int64_t ch = tu_range(&rng, 1, 40), ntaps = tu_range(&rng, 1, 9);
+            const int64_t cs = tu_range(&rng, 48, 200), m = tu_range(&rng, 1, mr);
+            const int nv = (int)tu_range(&rng, 1, 3), mode = (int)tu_range(&rng, 0, 2);
+            const int64_t ldc = 16 * nv + tu_range(&rng, 0, 9);
+            /* B buffer: taps reach [-20, 20) around each vector, vectors up to 64 apart */
+            const int64_t blen = 64 + 3 * 64 + ch * cs + 64;
+            float *bbuf = malloc((size_t)blen * sizeof(float));
+            float *a = malloc((size_t)(ntaps * ch * mr) * sizeof(float));
+            float *c = malloc((size_t)(mr * ldc) * sizeof(float));
+            float *init = malloc((size_t)(mr * ldc) * sizeof(float));
+            float bias[16];
+            int64_t off[9];
+            assert_non_null(bbuf);
+            assert_non_null(a);
+            assert_non_null(c);
+            assert_non_null(init);
+            for (int64_t i = 0; i < blen; i++)
+                bbuf[i] = tu_uniform(&rng);
+            for (int64_t i = 0; i < ntaps * ch * mr; i++)
+                a[i] = tu_uniform(&rng);
+            for (int64_t i = 0; i < mr; i++)
+                bias[i] = tu_uniform(&rng);
+            for (int64_t t = 0; t < ntaps; t++)
+                off[t] = tu_range(&rng, -20, 19);
+            tconv_igemm_b b;
+            int64_t vstart[3];
+            for (int v = 0; v < 3; v++) {
+                vstart[v] = 64 + v * 64 - tu_range(&rng, 0, 40);
+                b.base[v] = (uintptr_t)bbuf + (uintptr_t)(vstart[v] * (int64_t)sizeof(float));
+            }
+            b.cs = cs;
+            b.ntaps = ntaps;
+            b.off = off;
+            for (int64_t i = 0; i < mr * ldc; i++)
+                init[i] = c[i] = sentinel();
+            for (int64_t r = 0; r < m; r++)
+                for (int64_t j = 0; j < 16 * nv; j++)
+                    init[r * ldc + j] = c[r * ldc + j] = tu_uniform(&rng);
+            const int accumulate = mode == 2;
+            const float *bp = mode == 1 ? bias : NULL;
+            ik->fn(ch, a, ch * mr, &b, nv, c, ldc, m, bp, accumulate);
+            for (int64_t r = 0; r < mr; r++)
+                for (int64_t j = 0; j < ldc; j++) {
+                    const float got = c[r * ldc + j];
+                    if (r >= m || j >= 16 * nv) {
+                        if (!is_sentinel(got))
+                            fail_msg("%s wrote outside the tile at (%lld, %lld)", ik->name,
+                                     (long long)r, (long long)j);
+                        continue;
+                    }
+                    float want = accumulate ? init[r * ldc + j] : bp ? bias[r] : 0.0f;
+                    const int v = (int)(j / 16), l = (int)(j % 16);
+                    for (int64_t t = 0; t < ntaps; t++)
+                        for (int64_t k = 0; k < ch; k++)
+                            want = fmaf(a[t * ch * mr + k * mr + r],
+                                        bbuf[vstart[v] + k * cs + off[t] + l], want);
+                    if (!same_bits(got, want))
+                        fail_msg("%s: (%lld, %lld) = %a, want %a (ch %lld taps %lld nv %d "
+                                 "m %lld mode %d)",
+                                 ik->name, (long long)r, (long long)j, (double)got,
+                                 (double)want, (long long)ch, (long long)ntaps, nv,
+                                 (long long)m, mode);
+                }
+            free(bbuf);
+            free(a);
+            free(c);
+            free(init);
+        }
+    }
+    print_message("igemm kernels tested: %lld\n", (long long)kernels);
+    assert_null(tconv__igemm_kernel(TCONV_ISA_SCALAR));
+}
+
 int main(void)
 {
     tconv_isa levels[4];
@@ -678,7 +772,7 @@ int main(void)
         cmocka_unit_test(test_kernel_table),     cmocka_unit_test(test_pack),
         cmocka_unit_test(test_ukernel_corners),  cmocka_unit_test(test_compute_empty),
         cmocka_unit_test(test_compute_edges),    cmocka_unit_test(test_compute_random),
-        cmocka_unit_test(test_split_invariance),
+        cmocka_unit_test(test_split_invariance), cmocka_unit_test(test_igemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
