@@ -113,6 +113,8 @@ typedef struct tconv_igemm_b {
     int64_t cs;         /* element distance between channels */
     int64_t ntaps;
     const int64_t *off; /* ntaps element offsets */
+    int64_t pf;         /* prefetch into L2 what lies pf elements after each B vector (the
+                         * caller's next tile); a hint, never dereferenced */
 } tconv_igemm_b;
 
 typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,

@@ -74,8 +74,12 @@ igemm(const int nv, int64_t channels, const float *a, int64_t a_tap, const tconv
         const float *p0 = (const float *)(b->base[0] + o), *p1 = (const float *)(b->base[1] + o),
                     *p2 = (const float *)(b->base[2] + o);
         const float *at = a + t * a_tap;
+        const int64_t pf = b->pf;
         for (int64_t ch = 0; ch < channels; ch++) {
             _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p0 + pf), _MM_HINT_T1);
+            _mm_prefetch((const char *)(p1 + pf), _MM_HINT_T1);
+            _mm_prefetch((const char *)(p2 + pf), _MM_HINT_T1);
             b0 = _mm512_loadu_ps(p0);
             if (nv > 1)
                 b1 = _mm512_loadu_ps(p1);

@@ -52,7 +52,9 @@ tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa);
 
 /* The other end of the phase path: one run of a C tile to the output. For co in [0, m)
  * and t in [0, len):  y[co*ys_co + t*step] = c[co*ldc + t]. (step is the output's
- * element distance between neighbouring columns of a phase: stride * column stride.) */
+ * element distance between neighbouring columns of a phase: stride * column stride.)
+ * The store functions may read (never use) up to 15 floats past the end of each run of
+ * c: callers keep that much readable memory after their C tiles. */
 typedef void (*tconv_phase_store_fn)(float *y, int64_t ys_co, int64_t step, const float *c,
                                      int64_t ldc, int64_t m, int64_t len);
 void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const float *c,
@@ -60,6 +62,18 @@ void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const floa
 void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
                                int64_t ldc, int64_t m, int64_t len);
 tconv_phase_store_fn tconv__phase_store(tconv_isa isa);
+
+/* Both column phases of a stride-2 output row at once (tiles c0: even columns, c1:
+ * odd): for co in [0, m) and t in [0, len):
+ *   y[co*ys_co + 2t] = c0[co*ldc + t],  y[co*ys_co + 2t + 1] = c1[co*ldc + t]
+ * (output columns contiguous). Whole cache lines instead of every other element. */
+typedef void (*tconv_pair_store_fn)(float *y, int64_t ys_co, const float *c0, const float *c1,
+                                    int64_t ldc, int64_t m, int64_t len);
+void tconv__pair_store_scalar(float *y, int64_t ys_co, const float *c0, const float *c1,
+                              int64_t ldc, int64_t m, int64_t len);
+void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const float *c1,
+                              int64_t ldc, int64_t m, int64_t len);
+tconv_pair_store_fn tconv__pair_store(tconv_isa isa);
 
 /* The valid part [*lo, *hi) of a run (empty if the row is outside the input). */
 static inline void tconv__im2col_valid(int64_t iy, int64_t ix0, int64_t len, int64_t h,

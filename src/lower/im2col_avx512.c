@@ -114,7 +114,9 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
 
 /* Contiguous (step 1) and every-other-column (step 2: the output of a stride-2 phase in
  * NCHW) runs go 16 output floats at a time; step 2 spreads 8 C values over the even
- * lanes with an expanding load and writes only those lanes. */
+ * lanes with a permute and writes only those lanes. Loads are whole vectors (a masked
+ * load cannot take its data from the store buffer): up to 15 floats past the end of a
+ * C run are read (see im2col.h). */
 void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
                                int64_t ldc, int64_t m, int64_t len)
 {
@@ -122,21 +124,47 @@ void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const floa
         tconv__phase_store_scalar(y, ys_co, step, c, ldc, m, len);
         return;
     }
+    /* lane 2i <- element i */
+    const __m512i spread = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     for (int64_t co = 0; co < m; co++) {
         float *yd = y + co * ys_co;
         const float *src = c + co * ldc;
         if (step == 1) {
-            for (int64_t t0 = 0; t0 < len; t0 += 16) {
-                const __mmask16 k = lanes(0, len - t0);
-                _mm512_mask_storeu_ps(yd + t0, k, _mm512_maskz_loadu_ps(k, src + t0));
-            }
+            for (int64_t t0 = 0; t0 < len; t0 += 16)
+                _mm512_mask_storeu_ps(yd + t0, lanes(0, len - t0), _mm512_loadu_ps(src + t0));
         } else {
             for (int64_t t0 = 0; t0 < len; t0 += 8) {
                 const int64_t n = len - t0 < 8 ? len - t0 : 8;
                 const __mmask16 even = (__mmask16)(0x5555u & ((1u << (2 * n)) - 1u));
-                const __m512 v = _mm512_maskz_expandloadu_ps(even, src + t0);
+                const __m512 v = _mm512_permutexvar_ps(
+                    spread, _mm512_castps256_ps512(_mm256_loadu_ps(src + t0)));
                 _mm512_mask_storeu_ps(yd + 2 * t0, even, v);
             }
+        }
+    }
+}
+
+/* 16 values of each phase become 32 contiguous outputs: two two-source permutes
+ * (even lanes from c0, odd from c1) and two stores, masked at the end of the run.
+ * Reads up to 15 floats past the end of each C run (see im2col.h). */
+void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const float *c1,
+                              int64_t ldc, int64_t m, int64_t len)
+{
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    for (int64_t co = 0; co < m; co++) {
+        float *yd = y + co * ys_co;
+        const float *s0 = c0 + co * ldc, *s1 = c1 + co * ldc;
+        for (int64_t t0 = 0; t0 < len; t0 += 16) {
+            const int64_t n = len - t0;
+            /* whole-vector loads: a masked load cannot take its data from the store
+             * buffer, and the C block was written just before */
+            const __m512 a = _mm512_loadu_ps(s0 + t0), b = _mm512_loadu_ps(s1 + t0);
+            _mm512_mask_storeu_ps(yd + 2 * t0, lanes(0, 2 * n), _mm512_permutex2var_ps(a, lo, b));
+            if (n > 8)
+                _mm512_mask_storeu_ps(yd + 2 * t0 + 16, lanes(0, 2 * n - 16),
+                                      _mm512_permutex2var_ps(a, hi, b));
         }
     }
 }

@@ -57,6 +57,27 @@ tconv_phase_store_fn tconv__phase_store(tconv_isa isa)
     return tconv__phase_store_scalar;
 }
 
+void tconv__pair_store_scalar(float *y, int64_t ys_co, const float *c0, const float *c1,
+                              int64_t ldc, int64_t m, int64_t len)
+{
+    for (int64_t co = 0; co < m; co++)
+        for (int64_t t = 0; t < len; t++) {
+            y[co * ys_co + 2 * t] = c0[co * ldc + t];
+            y[co * ys_co + 2 * t + 1] = c1[co * ldc + t];
+        }
+}
+
+tconv_pair_store_fn tconv__pair_store(tconv_isa isa)
+{
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX512)
+        return tconv__pair_store_avx512;
+#else
+    (void)isa;
+#endif
+    return tconv__pair_store_scalar;
+}
+
 tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa)
 {
 #if TCONV_HAVE_X86_KERNELS

@@ -59,7 +59,8 @@ typedef struct plan_geom {
  * least fraction of vector lanes that must hold real columns (rows much narrower than
  * a vector waste lanes; the packed path wastes none). */
 #define KBLOCK_DIRECT 256
-#define MIN_LANE_USE 0.75
+#define MIN_LANE_USE 0.9
+#define MAX_COPY 0.85
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */
 #define LIMIT 64
@@ -107,6 +108,10 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     /* one K block of one panel (the GEMM splits K into equal blocks of at most kc) */
     g->b_floats = (size_t)(g->kmax < gk->kc ? g->kmax : gk->kc) * (size_t)nr;
     g->c_floats = (size_t)s->cout_g * (size_t)g->ldc;
+    /* the direct feed's two MR x 48 C blocks live there too */
+    if (g->c_floats < (size_t)(2 * gk->mr * 48))
+        g->c_floats = (size_t)(2 * gk->mr * 48);
+    g->c_floats += 16; /* the store functions read up to 15 floats past a run */
 }
 
 static bool phase_supports(const tconv_shape *s, const char **why)
@@ -188,11 +193,12 @@ static slot_layout layout(const plan_geom *g, int64_t nr)
  * `top` zero rows above and enough below, so that every tap of every phase reads zeros
  * outside the input without a bounds check or a lane mask. A phase's columns are then
  * the copy's grid: lane (qy, qx) of a plane, qx in [0, wp), the columns qx >= wq being
- * computed and discarded. Planes sit an odd number of cache lines apart: rows of
- * successive channels spread over every L1 set (at a 4 KiB plane stride they would all
- * fall into one). The copy costs one pass over the input where im2col copied it once
- * per tap; it is used only when it is at most 3/4 of the output (transposed
- * convolutions usually grow their input). */
+ * computed and discarded. Planes sit a number of cache lines apart that is not a
+ * multiple of 4: rows of successive channels spread over at least 32 of the 64 L1 sets
+ * (at a 4 KiB plane stride they would all fall into one). The copy costs one pass over
+ * the input where im2col copied it once per tap; it is used only when it is at most
+ * MAX_COPY of the output (transposed convolutions usually grow their input), so that
+ * with the per-thread tiles the extra memory stays below the output's size. */
 typedef struct copy_geom {
     int64_t top, gap; /* zero rows above each plane; zero columns before each row */
     int64_t hp, wp;   /* padded rows and pitch */
@@ -236,7 +242,8 @@ static bool copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c
     c->wp = s->w + c->gap;
     if (c->hp < hq)
         c->hp = hq;
-    c->cs = (((c->hp * c->wp + 15) / 16) | 1) * 16;
+    const int64_t lines = (c->hp * c->wp + 15) / 16;
+    c->cs = (lines % 4 == 0 ? lines + 1 : lines) * 16;
     /* spare lanes of a plane's last vector read up to 16 grid columns past hq rows, and
      * a tap up to (dy1 - hq + 1 + top) rows and (dx1 - wq + 1 + gap) columns further */
     const double planes = (double)s->n * (double)s->cin;
@@ -247,14 +254,35 @@ static bool copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c
     return true;
 }
 
-/* Bytes of the copy for this shape and ISA, 0 when the direct feed is not used. */
+/* Vectors per image of a directly fed phase: 16 lanes over hq rows of the grid. */
+static int64_t vectors_per_image(const phase *p, const copy_geom *c)
+{
+    return (p->hq * c->wp + 15) / 16;
+}
+
+/* Is a phase fed directly? Not when its vectors would be mostly spare lanes (rows much
+ * narrower than the gap, tiny planes): the packed feed wastes none. */
+static bool phase_direct(const tconv_shape *s, const phase *p, const copy_geom *c)
+{
+    if (p->k == 0 || p->cols == 0)
+        return false;
+    const double lanes = (double)vectors_per_image(p, c) * 16.0 * (double)s->n;
+    return (double)p->cols >= MIN_LANE_USE * lanes;
+}
+
+/* Bytes of the copy for this shape and ISA, 0 when no phase is fed directly. */
 static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g)
 {
     copy_geom c;
     if (!tconv__igemm_kernel(isa) || !copy_geometry(s, g, &c))
         return 0;
+    bool any = false;
+    for (int i = 0; i < g->nph; i++)
+        any = any || phase_direct(s, &g->ph[i], &c);
+    if (!any)
+        return 0;
     const double out = (double)s->n * (double)s->cout * (double)s->hout * (double)s->wout;
-    if ((double)c.floats > out * 0.75)
+    if ((double)c.floats > out * MAX_COPY)
         return 0;
     return tconv__align_up(c.floats * sizeof(float));
 }
@@ -398,8 +426,7 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
 
 /* How the B columns of a phase are fed to the GEMM. */
 typedef struct phase_feed {
-    bool direct;     /* igemm straight from the input (else: packed im2col panels) */
-    bool plane;      /* vectors run across rows (input row pitch == phase width) */
+    bool direct;     /* igemm from the input's copy (else: packed im2col panels) */
     int64_t per_img; /* vectors per image */
     int64_t tiles;   /* column tiles of the unit loop */
 } phase_feed;
@@ -410,6 +437,7 @@ typedef struct run_ctx {
     const tconv_igemm_kernel *ik; /* NULL: every phase packs */
     tconv_im2col_panel_fn panel_fn;
     tconv_phase_store_fn store;
+    tconv_pair_store_fn pair_store;
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
@@ -466,67 +494,106 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
  * one image's plane in the copy's grid (pitch wp; see copy_geom). */
 enum { VW = 16 };
 
-/* Tile t of a directly fed phase: vectors [t*nc/VW, ...), three per igemm call. */
-static void do_phase_tile_direct(run_ctx *r, int64_t gi, int ip, int64_t t, char *slot)
+/* Tile t of a directly fed phase, or of two (q1 >= 0: the phase one column to the
+ * right, same grid, stored interleaved with q0 through pair_store). Vectors
+ * [t*nc/VW, ...) in groups of three; for each group and each row panel of A, the
+ * igemm fills an MR x 48 C block per phase (in L1, continued over channel blocks) and
+ * the block goes to the output at once: the C values never leave L1. */
+static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
     const tconv_shape *s = &pb->s;
     const plan_geom *g = &r->g;
     const copy_geom *cg = &r->cg;
-    const phase *p = &g->ph[ip];
-    const phase_feed *f = &r->feed[ip];
-    const int64_t per_tile = g->nc / VW, total = s->n * f->per_img;
-    const int64_t u0 = t * per_tile, nvec = total - u0 < per_tile ? total - u0 : per_tile;
+    const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
+    const phase *p = &g->ph[q0];
+    const int64_t per_img = r->feed[q0].per_img, per_tile = g->nc / VW;
+    const int64_t total = s->n * per_img, u0 = t * per_tile;
+    const int64_t nvec = total - u0 < per_tile ? total - u0 : per_tile;
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * s->cout_g;
-    float *cbuf = (float *)(slot + r->l.c);
-    const int64_t ntaps = p->ty.count * p->tx.count, m = s->cout_g, mr = r->ik->mr;
-    int64_t *off = (int64_t *)(slot + r->l.taps);
-    const float *ap = packed + (size_t)gi * g->a_group + p->a_off;
-    for (int64_t ty = 0, t2 = 0; ty < p->ty.count; ty++)
-        for (int64_t tx = 0; tx < p->tx.count; tx++, t2++)
-            off[t2] = (p->ty.d0 + ty * p->ty.dstep + cg->top) * cg->wp + p->tx.d0 +
-                      tx * p->tx.dstep + cg->gap;
-    /* channel blocks bound the C tile's reloads, not the cache: B is reread from L1/L2 */
-    const int64_t chb = KBLOCK_DIRECT / ntaps > 0 ? KBLOCK_DIRECT / ntaps : 1;
+    const int64_t m = s->cout_g, mr = r->ik->mr, ldc = 3 * VW;
+    float *cblk[2] = {(float *)(slot + r->l.c), (float *)(slot + r->l.c) + mr * ldc};
+    const float *ap[2];
+    int64_t *off[2], ntaps[2], chb[2];
+    off[0] = (int64_t *)(slot + r->l.taps);
+    for (int q = 0; q < nq; q++) {
+        const phase *pq = &g->ph[qs[q]];
+        ntaps[q] = pq->ty.count * pq->tx.count;
+        if (q == 1)
+            off[1] = off[0] + ntaps[0];
+        for (int64_t ty = 0, t2 = 0; ty < pq->ty.count; ty++)
+            for (int64_t tx = 0; tx < pq->tx.count; tx++, t2++)
+                off[q][t2] = (pq->ty.d0 + ty * pq->ty.dstep + cg->top) * cg->wp + pq->tx.d0 +
+                             tx * pq->tx.dstep + cg->gap;
+        ap[q] = packed + (size_t)gi * g->a_group + pq->a_off;
+        /* channel blocks bound the C block's reloads; B is reread from L1/L2 */
+        chb[q] = KBLOCK_DIRECT / ntaps[q] > 0 ? KBLOCK_DIRECT / ntaps[q] : 1;
+    }
+    const int64_t step = s->sw * pb->ys[3];
+    seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
     for (int64_t v0 = 0; v0 < nvec; v0 += 3) {
         const int nv = nvec - v0 < 3 ? (int)(nvec - v0) : 3;
-        tconv_igemm_b b;
+        uintptr_t base[3];
+        int64_t nruns = 0;
         for (int v = 0; v < 3; v++) {
-            const int64_t u = u0 + v0 + (v < nv ? v : 0), n = u / f->per_img;
-            const int64_t e = (n * s->cin + gi * s->cin_g) * cg->cs + u % f->per_img * VW;
-            b.base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
-        }
-        b.cs = cg->cs;
-        b.ntaps = ntaps;
-        b.off = off;
-        float *c = cbuf + v0 * VW;
-        for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb) {
-            const int64_t cn = s->cin_g - c0 < chb ? s->cin_g - c0 : chb;
-            tconv_igemm_b bb = b;
-            for (int v = 0; v < 3; v++)
-                bb.base[v] += (uintptr_t)(c0 * cg->cs * (int64_t)sizeof(float));
-            for (int64_t i0 = 0; i0 < m; i0 += mr)
-                r->ik->fn(cn, ap + i0 * p->k + c0 * mr, s->cin_g * mr, &bb, nv, c + i0 * g->ldc,
-                          g->ldc, m - i0 < mr ? m - i0 : mr, c0 == 0 ? bias + i0 : NULL, c0 > 0);
-        }
-    }
-    /* to the output: the lanes of each vector with qy < hq and qx < wq, row by row */
-    const int64_t step = s->sw * pb->ys[3];
-    for (int64_t v = 0; v < nvec; v++) {
-        const int64_t u = u0 + v, n = u / f->per_img, f0 = u % f->per_img * VW;
-        for (int64_t l = 0; l < VW;) {
-            const int64_t qy = (f0 + l) / cg->wp, qx = (f0 + l) % cg->wp;
-            const int64_t row_left = cg->wp - qx, lanes = VW - l < row_left ? VW - l : row_left;
-            if (qy < p->hq && qx < p->wq) {
-                const int64_t run = p->wq - qx < lanes ? p->wq - qx : lanes;
-                float *yrow = pb->y + n * pb->ys[0] + gi * m * pb->ys[1] +
-                              (p->py + s->sh * qy) * pb->ys[2] + (p->px + s->sw * qx) * pb->ys[3];
-                r->store(yrow, pb->ys[1], step, cbuf + v * VW + l, g->ldc, m, run);
+            const int64_t u = u0 + v0 + (v < nv ? v : 0), n = u / per_img;
+            const int64_t e = (n * s->cin + gi * s->cin_g) * cg->cs + u % per_img * VW;
+            base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
+            if (v >= nv)
+                continue;
+            /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
+            const int64_t f0 = u % per_img * VW;
+            int64_t qy = f0 / cg->wp, qx = f0 % cg->wp;
+            for (int64_t l = 0; l < VW;) {
+                const int64_t lanes = VW - l < cg->wp - qx ? VW - l : cg->wp - qx;
+                if (qy < p->hq && qx < p->wq) {
+                    seg *rn = &runs[nruns++];
+                    rn->x_off = n * pb->ys[0] + gi * m * pb->ys[1] +
+                                (p->py + s->sh * qy) * pb->ys[2] + (p->px + s->sw * qx) * pb->ys[3];
+                    rn->col = v * VW + l;
+                    rn->len = p->wq - qx < lanes ? p->wq - qx : lanes;
+                }
+                l += lanes;
+                qx = 0;
+                qy++;
             }
-            l += lanes;
+        }
+        for (int64_t i0 = 0; i0 < m; i0 += mr) {
+            const int64_t mi = m - i0 < mr ? m - i0 : mr;
+            for (int q = 0; q < nq; q++)
+                for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb[q]) {
+                    const int64_t cn = s->cin_g - c0 < chb[q] ? s->cin_g - c0 : chb[q];
+                    tconv_igemm_b b;
+                    for (int v = 0; v < 3; v++)
+                        b.base[v] = base[v] + (uintptr_t)(c0 * cg->cs * (int64_t)sizeof(float));
+                    b.cs = cg->cs;
+                    b.ntaps = ntaps[q];
+                    b.off = off[q];
+                    b.pf = 3 * VW; /* the next three vectors: B of the next igemm column */
+                    r->ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b, nv,
+                              cblk[q], ldc, mi, c0 == 0 ? bias + i0 : NULL, c0 > 0);
+                }
+            for (int64_t k = 0; k < nruns; k++) {
+                float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
+                const int64_t j = runs[k].col;
+                if (nq == 2)
+                    r->pair_store(yrow, pb->ys[1], cblk[0] + j, cblk[1] + j, ldc, mi, runs[k].len);
+                else
+                    r->store(yrow, pb->ys[1], step, cblk[0] + j, ldc, mi, runs[k].len);
+            }
         }
     }
+}
+
+/* Can phases i and i + 1 (columns px = 0 and 1 of a stride-2 row phase) be stored as a
+ * pair? Both fed directly over the same grid, output columns contiguous. */
+static bool pairable(const run_ctx *r, int i)
+{
+    const phase *p = &r->g.ph[i];
+    return r->a->pb->s.sw == 2 && p->px == 0 && i + 1 < r->g.nph && r->a->pb->ys[3] == 1 &&
+           r->feed[i].direct && r->feed[i + 1].direct && r->g.ph[i + 1].hq == p->hq &&
+           r->g.ph[i + 1].wq == p->wq;
 }
 
 static void do_unit(run_ctx *r, int64_t u, char *slot)
@@ -535,15 +602,17 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
     for (int i = 0; i < r->g.nph; i++) {
         if (t >= r->feed[i].tiles)
             continue;
-        if (r->feed[i].direct)
-            do_phase_tile_direct(r, gi, i, t, slot);
-        else
+        if (r->feed[i].direct && pairable(r, i)) {
+            direct_tile(r, gi, i, i + 1, t, slot);
+            i++;
+        } else if (r->feed[i].direct) {
+            direct_tile(r, gi, i, -1, t, slot);
+        } else
             do_phase_tile(r, gi, &r->g.ph[i], t, slot);
     }
 }
 
-/* Feeds a phase directly when the copy exists, unless its vectors would be mostly
- * spare lanes (rows much narrower than the gap, tiny planes); otherwise packs. */
+/* Feeds a phase directly when the copy exists and phase_direct() agrees. */
 static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy_geom *cg,
                          bool copy, phase_feed *feed, int64_t *units_per_group)
 {
@@ -553,14 +622,11 @@ static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy
         phase_feed *f = &feed[i];
         memset(f, 0, sizeof *f);
         f->tiles = p->tiles;
-        if (copy && p->k > 0 && p->cols > 0) {
-            f->per_img = (p->hq * cg->wp + VW - 1) / VW;
-            const double lanes = (double)f->per_img * VW * (double)pb->s.n;
-            f->direct = (double)p->cols >= MIN_LANE_USE * lanes;
-            if (f->direct) {
-                const int64_t per_tile = g->nc / VW;
-                f->tiles = (pb->s.n * f->per_img + per_tile - 1) / per_tile;
-            }
+        f->direct = copy && phase_direct(&pb->s, p, cg);
+        if (f->direct) {
+            const int64_t per_tile = g->nc / VW;
+            f->per_img = vectors_per_image(p, cg);
+            f->tiles = (pb->s.n * f->per_img + per_tile - 1) / per_tile;
         }
         if (f->tiles > *units_per_group)
             *units_per_group = f->tiles;
@@ -600,6 +666,7 @@ static void run(const tconv_run_args *a)
     r.gk = tconv__gemm_kernel(a->isa);
     r.panel_fn = tconv__im2col_panel(a->isa);
     r.store = tconv__phase_store(a->isa);
+    r.pair_store = tconv__pair_store(a->isa);
     r.ik = tconv__igemm_kernel(a->isa);
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;

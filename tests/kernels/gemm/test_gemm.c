@@ -720,6 +720,7 @@ static void test_igemm(void **state)
             b.cs = cs;
             b.ntaps = ntaps;
             b.off = off;
+            b.pf = tu_range(&rng, -64, 64);
             for (int64_t i = 0; i < mr * ldc; i++)
                 init[i] = c[i] = sentinel();
             for (int64_t r = 0; r < m; r++)
