@@ -536,7 +536,7 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
         const int nv = nvec - v0 < 3 ? (int)(nvec - v0) : 3;
         uintptr_t base[3];
         int64_t nruns = 0;
-        for (int v = 0; v < 3; v++) {
+            for (int v = 0; v < 3; v++) {
             const int64_t u = u0 + v0 + (v < nv ? v : 0), n = u / per_img;
             const int64_t e = (n * s->cin + gi * s->cin_g) * cg->cs + u % per_img * VW;
             base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
@@ -581,6 +581,21 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
                     r->pair_store(yrow, pb->ys[1], cblk[0] + j, cblk[1] + j, ldc, mi, runs[k].len);
                 else
                     r->store(yrow, pb->ys[1], step, cblk[0] + j, ldc, mi, runs[k].len);
+            }
+            if (nruns > 0) {
+                /* The output lines the next column tile will write (when it continues
+                 * this row): asked for now, so that their reads-for-ownership overlap
+                 * the next tile's arithmetic instead of stalling its stores. A hint:
+                 * the addresses are computed as integers and never dereferenced. */
+                const seg *last = &runs[nruns - 1];
+                const uintptr_t y0 = (uintptr_t)pb->y +
+                    (uintptr_t)((last->x_off + i0 * pb->ys[1] + last->len * step) *
+                                (int64_t)sizeof(float));
+                for (int64_t co = 0; co < mi; co++)
+                    for (int64_t b2 = 0; b2 < 3 * VW * step; b2 += 16)
+                        __builtin_prefetch((const void *)(y0 + (uintptr_t)((co * pb->ys[1] + b2) *
+                                                                           (int64_t)sizeof(float))),
+                                           1, 3);
             }
         }
     }
@@ -633,25 +648,30 @@ static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy
     }
 }
 
-/* Plane (n, c) of the input into the copy: zeros, then the rows at their place. */
+/* Plane (n, c) of the input into the copy: each row its gap of zeros and its inputs,
+ * zero rows above and below, zeros to the plane stride (spare lanes read them). */
 static void copy_task(void *ctx, int64_t i)
 {
     const run_ctx *r = ctx;
     const tconv_problem *pb = r->a->pb;
     const copy_geom *cg = &r->cg;
-    const int64_t n = i / pb->s.cin, c = i % pb->s.cin;
+    const int64_t n = i / pb->s.cin, c = i % pb->s.cin, w = pb->s.w;
     const float *src = pb->x + n * pb->xs[0] + c * pb->xs[1];
     float *dst = r->xc + i * cg->cs;
-    memset(dst, 0, (size_t)cg->cs * sizeof(float));
+    const int64_t data0 = cg->top * cg->wp, data1 = (cg->top + pb->s.h) * cg->wp;
+    memset(dst, 0, (size_t)data0 * sizeof(float));
     for (int64_t y = 0; y < pb->s.h; y++) {
         const float *sr = src + y * pb->xs[2];
-        float *dr = dst + (y + cg->top) * cg->wp + cg->gap;
+        float *dr = dst + data0 + y * cg->wp;
+        memset(dr, 0, (size_t)cg->gap * sizeof(float));
+        dr += cg->gap;
         if (pb->xs[3] == 1)
-            memcpy(dr, sr, (size_t)pb->s.w * sizeof(float));
+            memcpy(dr, sr, (size_t)w * sizeof(float));
         else
-            for (int64_t x = 0; x < pb->s.w; x++)
+            for (int64_t x = 0; x < w; x++)
                 dr[x] = sr[x * pb->xs[3]];
     }
+    memset(dst + data1, 0, (size_t)(cg->cs - data1) * sizeof(float));
 }
 
 static void unit_fn(void *ctx, int64_t u, void *slot)
