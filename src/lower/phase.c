@@ -176,12 +176,15 @@ typedef struct slot_layout {
     size_t b, c, segs, starts, taps, total;
 } slot_layout;
 
-static slot_layout layout(const plan_geom *g, int64_t nr)
+/* direct_only: every phase is fed directly, so no B panel and only the two MR x 48 C
+ * blocks of direct_tile (plus the store functions' slack) instead of a C tile. */
+static slot_layout layout(const plan_geom *g, int64_t nr, int64_t mr, bool direct_only)
 {
     slot_layout l;
+    const size_t c_floats = direct_only ? (size_t)(2 * mr * 48 + 16) : g->c_floats;
     l.b = 0;
-    l.c = l.b + tconv__align_up(g->b_floats * sizeof(float));
-    l.segs = l.c + tconv__align_up(g->c_floats * sizeof(float));
+    l.c = l.b + (direct_only ? 0 : tconv__align_up(g->b_floats * sizeof(float)));
+    l.segs = l.c + tconv__align_up(c_floats * sizeof(float));
     l.starts = l.segs + tconv__align_up((size_t)max_segs(g->nc, nr) * sizeof(seg));
     l.taps = l.starts + tconv__align_up((size_t)(g->nc / nr + 2) * sizeof(int64_t));
     l.total = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
@@ -203,7 +206,8 @@ typedef struct copy_geom {
     int64_t top, gap; /* zero rows above each plane; zero columns before each row */
     int64_t hp, wp;   /* padded rows and pitch */
     int64_t cs;       /* plane stride (floats) */
-    size_t floats;    /* the whole copy, with slack for the last plane's spare lanes */
+    int64_t tail;     /* slack after the last plane for its spare lanes (floats) */
+    int64_t chunk;    /* images copied at a time (set by copy_bytes) */
 } copy_geom;
 
 static bool copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c)
@@ -246,12 +250,8 @@ static bool copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c
     c->cs = (lines % 4 == 0 ? lines + 1 : lines) * 16;
     /* spare lanes of a plane's last vector read up to 16 grid columns past hq rows, and
      * a tap up to (dy1 - hq + 1 + top) rows and (dx1 - wq + 1 + gap) columns further */
-    const double planes = (double)s->n * (double)s->cin;
-    const int64_t tail = (c->top + dy1 + 3) * c->wp + c->gap + dx1 + 32;
-    if (planes * (double)c->cs > 1e15)
-        return false;
-    c->floats = (size_t)(s->n * s->cin) * (size_t)c->cs + (size_t)tail;
-    return true;
+    c->tail = (c->top + dy1 + 3) * c->wp + c->gap + dx1 + 32;
+    return (double)s->cin * (double)c->cs < 1e15;
 }
 
 /* Vectors per image of a directly fed phase: 16 lanes over hq rows of the grid. */
@@ -270,21 +270,35 @@ static bool phase_direct(const tconv_shape *s, const phase *p, const copy_geom *
     return (double)p->cols >= MIN_LANE_USE * lanes;
 }
 
-/* Bytes of the copy for this shape and ISA, 0 when no phase is fed directly. */
-static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g)
+/* Does every phase with work take the direct feed (given a copy)? */
+static bool all_direct(const tconv_shape *s, const plan_geom *g, const copy_geom *c)
 {
-    copy_geom c;
-    if (!tconv__igemm_kernel(isa) || !copy_geometry(s, g, &c))
+    for (int i = 0; i < g->nph; i++)
+        if (g->ph[i].k > 0 && g->ph[i].cols > 0 && !phase_direct(s, &g->ph[i], c))
+            return false;
+    return true;
+}
+
+/* Bytes of the copy for this shape and ISA, 0 when no phase is fed directly; sets
+ * c->chunk, the images copied (and computed) at a time: all of them if the copy of
+ * the batch fits in MAX_COPY of the output, else as many as fit. */
+static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g, copy_geom *c)
+{
+    if (!tconv__igemm_kernel(isa) || !copy_geometry(s, g, c))
         return 0;
     bool any = false;
     for (int i = 0; i < g->nph; i++)
-        any = any || phase_direct(s, &g->ph[i], &c);
-    if (!any)
+        any = any || phase_direct(s, &g->ph[i], c);
+    if (!any || s->n == 0)
         return 0;
-    const double out = (double)s->n * (double)s->cout * (double)s->hout * (double)s->wout;
-    if ((double)c.floats > out * MAX_COPY)
+    const double out = (double)s->n * (double)s->cout * (double)s->hout * (double)s->wout,
+                 img = (double)s->cin * (double)c->cs;
+    const double fit = (out * MAX_COPY - (double)c->tail) / img;
+    if (fit < 1.0)
         return 0;
-    return tconv__align_up(c.floats * sizeof(float));
+    c->chunk = fit >= (double)s->n ? s->n : (int64_t)fit;
+    return tconv__align_up(((size_t)c->chunk * (size_t)(s->cin * c->cs) + (size_t)c->tail) *
+                           sizeof(float));
 }
 
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
@@ -292,7 +306,9 @@ static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
     plan_geom g;
     const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
     geometry(s, gk, &g);
-    size_t one = layout(&g, gk->nr).total, copy = copy_bytes(s, isa, &g);
+    copy_geom c;
+    const size_t copy = copy_bytes(s, isa, &g, &c);
+    const size_t one = layout(&g, gk->nr, gk->mr, copy > 0 && all_direct(s, &g, &c)).total;
     if (one > (SIZE_MAX - copy) / (size_t)threads)
         return SIZE_MAX;
     return copy + one * (size_t)threads;
@@ -441,10 +457,14 @@ typedef struct run_ctx {
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
-    int64_t units_per_group;
+    int64_t units_per_group; /* of the current pass */
     copy_geom cg;    /* the copy the direct feed reads */
     float *xc;
+    int64_t n0, nimg; /* the images in the copy (this pass) */
+    int pass;         /* PASS_* : which phases this pass of units runs */
 } run_ctx;
+
+enum { PASS_ALL, PASS_DIRECT, PASS_PACKED };
 
 /* Tile t of phase p of group gi. */
 static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, char *slot)
@@ -508,7 +528,7 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
     const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
     const phase *p = &g->ph[q0];
     const int64_t per_img = r->feed[q0].per_img, per_tile = g->nc / VW;
-    const int64_t total = s->n * per_img, u0 = t * per_tile;
+    const int64_t total = r->nimg * per_img, u0 = t * per_tile;
     const int64_t nvec = total - u0 < per_tile ? total - u0 : per_tile;
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * s->cout_g;
@@ -537,8 +557,8 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
         uintptr_t base[3];
         int64_t nruns = 0;
             for (int v = 0; v < 3; v++) {
-            const int64_t u = u0 + v0 + (v < nv ? v : 0), n = u / per_img;
-            const int64_t e = (n * s->cin + gi * s->cin_g) * cg->cs + u % per_img * VW;
+            const int64_t u = u0 + v0 + (v < nv ? v : 0), n = r->n0 + u / per_img;
+            const int64_t e = (u / per_img * s->cin + gi * s->cin_g) * cg->cs + u % per_img * VW;
             base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
             if (v >= nv)
                 continue;
@@ -615,7 +635,8 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
 {
     const int64_t gi = u / r->units_per_group, t = u % r->units_per_group;
     for (int i = 0; i < r->g.nph; i++) {
-        if (t >= r->feed[i].tiles)
+        if (t >= r->feed[i].tiles || (r->pass == PASS_DIRECT && !r->feed[i].direct) ||
+            (r->pass == PASS_PACKED && r->feed[i].direct))
             continue;
         if (r->feed[i].direct && pairable(r, i)) {
             direct_tile(r, gi, i, i + 1, t, slot);
@@ -627,11 +648,11 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
     }
 }
 
-/* Feeds a phase directly when the copy exists and phase_direct() agrees. */
+/* Feeds a phase directly when the copy exists and phase_direct() agrees; direct tiles
+ * cover the `nimg` images of one copy. */
 static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy_geom *cg,
-                         bool copy, phase_feed *feed, int64_t *units_per_group)
+                         bool copy, int64_t nimg, phase_feed *feed)
 {
-    *units_per_group = 0;
     for (int i = 0; i < g->nph; i++) {
         const phase *p = &g->ph[i];
         phase_feed *f = &feed[i];
@@ -641,11 +662,22 @@ static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy
         if (f->direct) {
             const int64_t per_tile = g->nc / VW;
             f->per_img = vectors_per_image(p, cg);
-            f->tiles = (pb->s.n * f->per_img + per_tile - 1) / per_tile;
+            f->tiles = (nimg * f->per_img + per_tile - 1) / per_tile;
         }
-        if (f->tiles > *units_per_group)
-            *units_per_group = f->tiles;
     }
+}
+
+/* Tiles of the widest phase this pass runs. */
+static int64_t pass_units(const run_ctx *r)
+{
+    int64_t u = 0;
+    for (int i = 0; i < r->g.nph; i++) {
+        const phase_feed *f = &r->feed[i];
+        if ((r->pass == PASS_DIRECT && !f->direct) || (r->pass == PASS_PACKED && f->direct))
+            continue;
+        u = f->tiles > u ? f->tiles : u;
+    }
+    return u;
 }
 
 /* Plane (n, c) of the input into the copy: each row its gap of zeros and its inputs,
@@ -655,7 +687,7 @@ static void copy_task(void *ctx, int64_t i)
     const run_ctx *r = ctx;
     const tconv_problem *pb = r->a->pb;
     const copy_geom *cg = &r->cg;
-    const int64_t n = i / pb->s.cin, c = i % pb->s.cin, w = pb->s.w;
+    const int64_t n = r->n0 + i / pb->s.cin, c = i % pb->s.cin, w = pb->s.w;
     const float *src = pb->x + n * pb->xs[0] + c * pb->xs[1];
     float *dst = r->xc + i * cg->cs;
     const int64_t data0 = cg->top * cg->wp, data1 = (cg->top + pb->s.h) * cg->wp;
@@ -691,23 +723,48 @@ static void run(const tconv_run_args *a)
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;
     geometry(s, r.gk, &r.g);
-    r.l = layout(&r.g, r.gk->nr);
-    /* directly fed phases read a padded copy of the input, made here */
-    const bool copy = r.ik && r.ik->mr == r.gk->mr && copy_bytes(s, a->isa, &r.g) > 0 &&
-                      copy_geometry(s, &r.g, &r.cg);
-    choose_feeds(pb, &r.g, &r.cg, copy, r.feed, &r.units_per_group);
-    bool any_direct = false;
-    for (int i = 0; i < r.g.nph; i++)
-        any_direct = any_direct || r.feed[i].direct;
-    r.xc = NULL;
-    if (any_direct) {
-        r.xc = a->workspace;
-        const size_t planes_end = (size_t)(s->n * s->cin) * (size_t)r.cg.cs;
-        memset(r.xc + planes_end, 0, (r.cg.floats - planes_end) * sizeof(float));
-        tconv__parallel_for(a->exec, a->threads, copy_task, &r, s->n * s->cin);
+
+    /* Directly fed phases read a padded copy of the input, made here, of all images at
+     * once or (when that would be too big) of chunks of images, each followed by its
+     * own pass over the direct phases; packed phases then take one pass of their own. */
+    const size_t copy = r.ik && r.ik->mr == r.gk->mr ? copy_bytes(s, a->isa, &r.g, &r.cg) : 0;
+    r.l = layout(&r.g, r.gk->nr, r.gk->mr, copy > 0 && all_direct(s, &r.g, &r.cg));
+    char *slots = (char *)a->workspace + copy;
+    r.xc = copy > 0 ? a->workspace : NULL;
+    const int64_t chunk = copy > 0 ? r.cg.chunk : s->n;
+    bool packed_left = false;
+    for (int64_t n0 = 0; n0 < s->n || (s->n == 0 && n0 == 0); n0 += chunk) {
+        r.n0 = n0;
+        r.nimg = s->n - n0 < chunk ? s->n - n0 : chunk;
+        choose_feeds(pb, &r.g, &r.cg, copy > 0, r.nimg, r.feed);
+        bool direct = false;
+        for (int i = 0; i < r.g.nph; i++) {
+            direct = direct || r.feed[i].direct;
+            packed_left = packed_left || !r.feed[i].direct;
+        }
+        if (direct) {
+            const size_t planes = (size_t)(r.nimg * s->cin) * (size_t)r.cg.cs;
+            memset(r.xc + planes, 0, (size_t)r.cg.tail * sizeof(float));
+            tconv__parallel_for(a->exec, a->threads, copy_task, &r, r.nimg * s->cin);
+        }
+        /* one pass for everything when the copy holds the whole batch */
+        r.pass = chunk >= s->n ? PASS_ALL : PASS_DIRECT;
+        if (r.pass == PASS_ALL)
+            packed_left = false;
+        if (r.pass == PASS_ALL || direct) {
+            r.units_per_group = pass_units(&r);
+            tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
+                             slots, r.l.total);
+        }
+        if (s->n == 0)
+            break;
     }
-    tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
-                     (char *)a->workspace + copy_bytes(s, a->isa, &r.g), r.l.total);
+    if (packed_left) {
+        r.pass = PASS_PACKED;
+        r.units_per_group = pass_units(&r);
+        tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
+                         slots, r.l.total);
+    }
 }
 
 const tconv_algo_impl tconv__algo_phase_gemm = {

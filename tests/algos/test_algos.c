@@ -218,6 +218,8 @@ static void test_edge_shapes(void **state)
         {2, 32, 7, 9, 32, 3, 2, 1, 1, 4, 1, 0},   /* grp4-like */
         {1, 8, 6, 6, 12, 3, 3, 4, 2, 2, 2, 0},    /* big padding, dilation */
         {1, 6, 5, 5, 7, 2, 4, 0, 3, 1, 1, 0},     /* kernel smaller than stride */
+        {5, 16, 10, 10, 16, 3, 1, 1, 0, 1, 1, 0}, /* s1_k3-like: input copied in chunks */
+        {2, 8, 20, 33, 24, 4, 2, 1, 0, 1, 1, 0},  /* rows wider than a vector, odd width */
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
