@@ -60,7 +60,16 @@ typedef struct plan_geom {
  * a vector waste lanes; the packed path wastes none). */
 #define KBLOCK_DIRECT 256
 #define MIN_LANE_USE 0.9
+/* ...unless A has few rows: packing costs in proportion to 1/M (each packed element
+ * serves M multiply-adds), so at M <= 32 it costs more than a quarter of spare lanes
+ * (measured: small_b1, M = 16, 80% lanes: direct 1.2-1.5x faster; dcgan3, M = 128,
+ * 80% lanes: direct 0.9x). */
+#define SMALL_M 32
+#define MIN_LANE_USE_SMALL_M 0.75
 #define MAX_COPY 0.85
+/* Copies this small (floats) are allowed whatever the output size (tiny layers: the
+ * packed path's own panel and tile are larger). */
+#define SMALL_COPY 32768
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */
 #define LIMIT 64
@@ -267,7 +276,8 @@ static bool phase_direct(const tconv_shape *s, const phase *p, const copy_geom *
     if (p->k == 0 || p->cols == 0)
         return false;
     const double lanes = (double)vectors_per_image(p, c) * 16.0 * (double)s->n;
-    return (double)p->cols >= MIN_LANE_USE * lanes;
+    const double need = s->cout_g <= SMALL_M ? MIN_LANE_USE_SMALL_M : MIN_LANE_USE;
+    return (double)p->cols >= need * lanes;
 }
 
 /* Does every phase with work take the direct feed (given a copy)? */
@@ -293,7 +303,8 @@ static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g
         return 0;
     const double out = (double)s->n * (double)s->cout * (double)s->hout * (double)s->wout,
                  img = (double)s->cin * (double)c->cs;
-    const double fit = (out * MAX_COPY - (double)c->tail) / img;
+    const double budget = out * MAX_COPY > SMALL_COPY ? out * MAX_COPY : SMALL_COPY;
+    const double fit = (budget - (double)c->tail) / img;
     if (fit < 1.0)
         return 0;
     c->chunk = fit >= (double)s->n ? s->n : (int64_t)fit;
