@@ -53,13 +53,17 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
     }
 }
 
-/* Thresholds of the choice. DIRECT_MAX_COUT_G was measured (dcgan5, 3 output channels:
- * direct about 2x faster than phase_gemm); PHASE_MIN_EFFICIENCY is a judgement (below
- * it the phase GEMMs multiply more border zeros than real terms), not yet tuned. */
-/* A GEMM with M = Cout/groups rows wastes most of its MR-row register tile when M is
- * tiny (dcgan5: 3 output channels, 12-row tiles), whatever Cin is; the direct kernel
- * vectorises along the width instead and does not care. */
+/* Thresholds of the choice. A packed GEMM with M = Cout/groups rows wastes most of its
+ * 8-row register tile when M is tiny; the direct kernel vectorises along the width
+ * instead and does not care (DIRECT_MAX_COUT_G, measured on dcgan5: direct about 2x
+ * faster than the packed phase path). The phase path's direct feed has a 4-row igemm
+ * kernel, which beats the direct kernel once each output sums over enough input
+ * channels (PHASE_MIN_CIN_G, measured with 3-4 output channels, k4 s2, 32x32 inputs:
+ * 8 channels 0.86x, 16: 1.19x, 32: 1.68x, dcgan5's 64: 1.31x; depthwise 0.25x).
+ * PHASE_MIN_EFFICIENCY is a judgement (below it the phase GEMMs multiply more border
+ * zeros than real terms), not yet tuned. */
 #define DIRECT_MAX_COUT_G 4
+#define PHASE_MIN_CIN_G 16
 #define PHASE_MIN_EFFICIENCY 0.5
 /* The efficiency estimate walks the kernel; beyond this size (never a real layer) the
  * choice is col2im without looking. */
@@ -67,13 +71,20 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
 
 tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, const char **reason)
 {
-    (void)isa;
+    const char *why;
+    if (s->cout_g <= DIRECT_MAX_COUT_G && s->cin_g >= PHASE_MIN_CIN_G &&
+        s->kh <= PHASE_MAX_KERNEL && s->kw <= PHASE_MAX_KERNEL &&
+        tconv__algo_phase_gemm.supports(s, &why) && tconv__phase_direct_only(s, isa) &&
+        tconv__phase_efficiency(s) >= PHASE_MIN_EFFICIENCY) {
+        *reason = "few output channels per group, many input channels: stride phases fed "
+                  "straight from a copy of the input to a 4-row kernel";
+        return TCONV_ALGO_PHASE_GEMM;
+    }
     if (s->cout_g <= DIRECT_MAX_COUT_G) {
         *reason = "few output channels per group (depthwise-like): direct kernel, a GEMM "
                   "would leave its register tile mostly empty";
         return TCONV_ALGO_DIRECT;
     }
-    const char *why;
     if (s->kh <= PHASE_MAX_KERNEL && s->kw <= PHASE_MAX_KERNEL &&
         tconv__algo_phase_gemm.supports(s, &why) &&
         tconv__phase_efficiency(s) >= PHASE_MIN_EFFICIENCY) {

@@ -23,13 +23,15 @@ const tconv_gemm_kernel *tconv__gemm_kernel(tconv_isa isa)
     return k;
 }
 
-const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa)
+const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa, int64_t m)
 {
     if (isa == TCONV_ISA_AUTO)
         isa = tconv_isa_detected();
 #if TCONV_HAVE_X86_KERNELS
     if (isa >= TCONV_ISA_AVX512)
-        return &tconv__igemm_f32_8x3v_avx512;
+        return m <= 4 ? &tconv__igemm_f32_4x6v_avx512 : &tconv__igemm_f32_8x3v_avx512;
+#else
+    (void)m;
 #endif
     return NULL;
 }

@@ -98,9 +98,10 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
                            int accumulate);
 
 /*
- * Indirect GEMM (igemm): the same packed A, but B is never packed. A column tile is
- * nv <= 3 vectors of 16 lanes, and row (t, ch) of B (tap t, channel ch) is read from
- * memory the caller prepared (a zero-padded copy of the input):
+ * Indirect GEMM (igemm): packed A (MR rows per panel, MR of the igemm kernel), but B is
+ * never packed. A column tile is nv <= NV vectors of 16 lanes, and row (t, ch) of B
+ * (tap t, channel ch) is read from memory the caller prepared (a zero-padded copy of
+ * the input):
  *   B[(t, ch), 16v + l] = base[v][ch*cs + off[t] + l]
  * (base[v] an element address kept as an integer, as base + off may point before it).
  * A's column for (t, ch) is at a + t*a_tap + ch*MR (MR floats per column). The kernel
@@ -108,8 +109,10 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
  * one chain in that order, starting at C (accumulate), at bias[r] or at 0, as for
  * tconv_ukernel_fn. It writes rows [0, m) x columns [0, 16*nv) of C at c[r*ldc + j].
  */
+#define TCONV_IGEMM_MAX_NV 6
+
 typedef struct tconv_igemm_b {
-    uintptr_t base[3];
+    uintptr_t base[TCONV_IGEMM_MAX_NV]; /* [0, nv) used */
     int64_t cs;         /* element distance between channels */
     int64_t ntaps;
     const int64_t *off; /* ntaps element offsets */
@@ -122,18 +125,24 @@ typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,
                                const float *bias, int accumulate);
 
 typedef struct tconv_igemm_kernel {
-    int mr;              /* equals the packed-A MR of the same ISA's GEMM kernel */
+    int mr;              /* rows of A per call (its packing panel) */
+    int nv;              /* vectors of 16 columns per call, at most */
     tconv_isa isa;
     tconv_igemm_fn fn;
     const char *name;
 } tconv_igemm_kernel;
 
-/* The igemm kernel of an ISA level, or NULL when that level has none (then the phase
- * path packs B). */
-const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa);
+/* The igemm kernel of an ISA level for an A of m rows (the 4-row kernel when m <= 4,
+ * where 8 rows would be mostly padding), or NULL when that level has none (then the
+ * phase path packs B). */
+const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa, int64_t m);
 extern const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512;
-void tconv__igemm_avx512(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-                         int nv, float *c, int64_t ldc, int64_t m, const float *bias,
-                         int accumulate);
+extern const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512;
+void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
+                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                              const float *bias, int accumulate);
+void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
+                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                              const float *bias, int accumulate);
 
 #endif /* TCONV_GEMM_H */

@@ -1,10 +1,19 @@
 /*
- * igemm_avx512.c - the AVX-512F indirect GEMM micro-kernel f32_igemm_8x3v_avx512
- * (contract in gemm.h): 8 rows of packed A times up to three 16-lane vectors of B
- * loaded straight from a zero-padded copy of the input. The phase path uses it instead
- * of packing an im2col panel per phase and tile: the input is copied once per call,
- * where im2col copied it once per tap. No lane masks: GCC 12 rebuilds mask registers
- * from general registers inside the loop (kmovw, on an FMA port), which cost 20%.
+ * igemm_avx512.c - the AVX-512F indirect GEMM micro-kernels (contract in gemm.h):
+ *   f32_igemm_8x3v_avx512: 8 rows of packed A times up to 3 vectors of 16 lanes,
+ *   f32_igemm_4x6v_avx512: 4 rows times up to 6 vectors (A with at most 4 rows:
+ *                          few output channels per group, e.g. an RGB output layer),
+ * B loaded straight from a zero-padded copy of the input. The phase path uses them
+ * instead of packing an im2col panel per phase and tile: the input is copied once per
+ * call, where im2col copied it once per tap. Both keep 24 accumulators, so per k they
+ * issue 24 FMAs (12 cycles on two FMA units) against 11 or 10 loads. No lane masks:
+ * GCC 12 rebuilds mask registers from general registers inside the loop (kmovw, on an
+ * FMA port), which cost 20%.
+ *
+ * This file is generated-looking on purpose: one body, written once with rows and
+ * vectors guarded by the compile-time constants mr and nv, instantiated per shape;
+ * the accumulators are named variables (an array indexed in loops would live in
+ * memory) and the ones a shape does not use are dead code.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -12,111 +21,460 @@
 
 #include "gemm.h"
 
-enum { MR = 8, NVMAX = 3 };
-
 const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512 = {
-    MR, TCONV_ISA_AVX512, tconv__igemm_avx512, "f32_igemm_8x3v_avx512",
+    8, 3, TCONV_ISA_AVX512, tconv__igemm_8x3v_avx512, "f32_igemm_8x3v_avx512",
+};
+const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
+    4, 6, TCONV_ISA_AVX512, tconv__igemm_4x6v_avx512, "f32_igemm_4x6v_avx512",
 };
 
-/* A is streamed once per column tile from L2; prefetch it ~32 k steps ahead, as the
- * GEMM kernel does. B rows are reread by every row panel of A, so they come from L1. */
-enum { PREFETCH_A = 32 * MR };
-
-/* nv is a constant at each call site below; the accumulators are named variables (an
- * array indexed in loops ends up in memory) so that all 8 x nv live in registers:
- * 24 + 3 B vectors + 1 broadcast of the 32 zmm for nv = 3. Lanes of vectors past nv
- * are never computed. */
-#define INIT(r)                                                                           \
-    do {                                                                                  \
-        const __m512 init_ = !accumulate && bias && (r) < m ? _mm512_set1_ps(bias[r])   \
-                                                            : _mm512_setzero_ps();        \
-        const int ld_ = accumulate && (r) < m;                                            \
-        c##r##_0 = ld_ ? _mm512_loadu_ps(c + (r) * ldc) : init_;                          \
-        c##r##_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + (r) * ldc + 16) : init_;           \
-        c##r##_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + (r) * ldc + 32) : init_;           \
-    } while (0)
-#define ROW(r)                                                                            \
-    do {                                                                                  \
-        const __m512 ar_ = _mm512_set1_ps(at[r]);                                                \
-        c##r##_0 = _mm512_fmadd_ps(ar_, b0, c##r##_0);                                    \
-        if (nv > 1)                                                                       \
-            c##r##_1 = _mm512_fmadd_ps(ar_, b1, c##r##_1);                                \
-        if (nv > 2)                                                                       \
-            c##r##_2 = _mm512_fmadd_ps(ar_, b2, c##r##_2);                                \
-    } while (0)
-#define STORE(r)                                                                          \
-    do {                                                                                  \
-        if ((r) < m) {                                                                    \
-            _mm512_storeu_ps(c + (r) * ldc, c##r##_0);                                    \
-            if (nv > 1)                                                                   \
-                _mm512_storeu_ps(c + (r) * ldc + 16, c##r##_1);                           \
-            if (nv > 2)                                                                   \
-                _mm512_storeu_ps(c + (r) * ldc + 32, c##r##_2);                           \
-        }                                                                                 \
-    } while (0)
+/* A is streamed once per column tile from L2; prefetch it ~256 floats ahead, as the
+ * GEMM kernel does. B is prefetched into L2 b->pf elements ahead (the caller's next
+ * column tile): its lines come from other pages than the current ones, which the
+ * hardware prefetchers do not follow. */
+enum { PREFETCH_A = 256 };
 
 static inline __attribute__((always_inline)) void
-igemm(const int nv, int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-      float *c, int64_t ldc, int64_t m, const float *bias, int accumulate)
+igemm(const int mr, const int nv, int64_t channels, const float *a, int64_t a_tap,
+      const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m, const float *bias, int accumulate)
 {
-    __m512 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
-    INIT(0);
-    INIT(1);
-    INIT(2);
-    INIT(3);
-    INIT(4);
-    INIT(5);
-    INIT(6);
-    INIT(7);
-    __m512 b0, b1 = _mm512_setzero_ps(), b2 = _mm512_setzero_ps();
+    __m512 c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c2_0, c2_1, c2_2,
+        c2_3, c2_4, c2_5, c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c4_0, c4_1, c4_2, c4_3, c4_4, c4_5,
+        c5_0, c5_1, c5_2, c5_3, c5_4, c5_5, c6_0, c6_1, c6_2, c6_3, c6_4, c6_5, c7_0, c7_1, c7_2,
+        c7_3, c7_4, c7_5;
+    c0_0 = _mm512_setzero_ps();
+    c0_1 = _mm512_setzero_ps();
+    c0_2 = _mm512_setzero_ps();
+    c0_3 = _mm512_setzero_ps();
+    c0_4 = _mm512_setzero_ps();
+    c0_5 = _mm512_setzero_ps();
+    c1_0 = _mm512_setzero_ps();
+    c1_1 = _mm512_setzero_ps();
+    c1_2 = _mm512_setzero_ps();
+    c1_3 = _mm512_setzero_ps();
+    c1_4 = _mm512_setzero_ps();
+    c1_5 = _mm512_setzero_ps();
+    c2_0 = _mm512_setzero_ps();
+    c2_1 = _mm512_setzero_ps();
+    c2_2 = _mm512_setzero_ps();
+    c2_3 = _mm512_setzero_ps();
+    c2_4 = _mm512_setzero_ps();
+    c2_5 = _mm512_setzero_ps();
+    c3_0 = _mm512_setzero_ps();
+    c3_1 = _mm512_setzero_ps();
+    c3_2 = _mm512_setzero_ps();
+    c3_3 = _mm512_setzero_ps();
+    c3_4 = _mm512_setzero_ps();
+    c3_5 = _mm512_setzero_ps();
+    c4_0 = _mm512_setzero_ps();
+    c4_1 = _mm512_setzero_ps();
+    c4_2 = _mm512_setzero_ps();
+    c4_3 = _mm512_setzero_ps();
+    c4_4 = _mm512_setzero_ps();
+    c4_5 = _mm512_setzero_ps();
+    c5_0 = _mm512_setzero_ps();
+    c5_1 = _mm512_setzero_ps();
+    c5_2 = _mm512_setzero_ps();
+    c5_3 = _mm512_setzero_ps();
+    c5_4 = _mm512_setzero_ps();
+    c5_5 = _mm512_setzero_ps();
+    c6_0 = _mm512_setzero_ps();
+    c6_1 = _mm512_setzero_ps();
+    c6_2 = _mm512_setzero_ps();
+    c6_3 = _mm512_setzero_ps();
+    c6_4 = _mm512_setzero_ps();
+    c6_5 = _mm512_setzero_ps();
+    c7_0 = _mm512_setzero_ps();
+    c7_1 = _mm512_setzero_ps();
+    c7_2 = _mm512_setzero_ps();
+    c7_3 = _mm512_setzero_ps();
+    c7_4 = _mm512_setzero_ps();
+    c7_5 = _mm512_setzero_ps();
+    if (0 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 0 < m ? _mm512_set1_ps(bias[0]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 0 < m;
+        c0_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 0 * ldc + 0) : i_;
+        c0_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 0 * ldc + 16) : i_;
+        c0_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 0 * ldc + 32) : i_;
+        c0_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 0 * ldc + 48) : i_;
+        c0_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 0 * ldc + 64) : i_;
+        c0_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 0 * ldc + 80) : i_;
+    }
+    if (1 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 1 < m ? _mm512_set1_ps(bias[1]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 1 < m;
+        c1_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 1 * ldc + 0) : i_;
+        c1_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 1 * ldc + 16) : i_;
+        c1_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 1 * ldc + 32) : i_;
+        c1_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 1 * ldc + 48) : i_;
+        c1_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 1 * ldc + 64) : i_;
+        c1_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 1 * ldc + 80) : i_;
+    }
+    if (2 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 2 < m ? _mm512_set1_ps(bias[2]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 2 < m;
+        c2_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 2 * ldc + 0) : i_;
+        c2_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 2 * ldc + 16) : i_;
+        c2_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 2 * ldc + 32) : i_;
+        c2_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 2 * ldc + 48) : i_;
+        c2_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 2 * ldc + 64) : i_;
+        c2_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 2 * ldc + 80) : i_;
+    }
+    if (3 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 3 < m ? _mm512_set1_ps(bias[3]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 3 < m;
+        c3_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 3 * ldc + 0) : i_;
+        c3_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 3 * ldc + 16) : i_;
+        c3_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 3 * ldc + 32) : i_;
+        c3_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 3 * ldc + 48) : i_;
+        c3_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 3 * ldc + 64) : i_;
+        c3_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 3 * ldc + 80) : i_;
+    }
+    if (4 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 4 < m ? _mm512_set1_ps(bias[4]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 4 < m;
+        c4_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 4 * ldc + 0) : i_;
+        c4_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 4 * ldc + 16) : i_;
+        c4_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 4 * ldc + 32) : i_;
+        c4_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 4 * ldc + 48) : i_;
+        c4_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 4 * ldc + 64) : i_;
+        c4_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 4 * ldc + 80) : i_;
+    }
+    if (5 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 5 < m ? _mm512_set1_ps(bias[5]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 5 < m;
+        c5_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 5 * ldc + 0) : i_;
+        c5_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 5 * ldc + 16) : i_;
+        c5_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 5 * ldc + 32) : i_;
+        c5_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 5 * ldc + 48) : i_;
+        c5_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 5 * ldc + 64) : i_;
+        c5_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 5 * ldc + 80) : i_;
+    }
+    if (6 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 6 < m ? _mm512_set1_ps(bias[6]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 6 < m;
+        c6_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 6 * ldc + 0) : i_;
+        c6_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 6 * ldc + 16) : i_;
+        c6_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 6 * ldc + 32) : i_;
+        c6_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 6 * ldc + 48) : i_;
+        c6_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 6 * ldc + 64) : i_;
+        c6_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 6 * ldc + 80) : i_;
+    }
+    if (7 < mr) {
+        const __m512 i_ =
+            !accumulate && bias && 7 < m ? _mm512_set1_ps(bias[7]) : _mm512_setzero_ps();
+        const int ld_ = accumulate && 7 < m;
+        c7_0 = nv > 0 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 0) : i_;
+        c7_1 = nv > 1 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 16) : i_;
+        c7_2 = nv > 2 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 32) : i_;
+        c7_3 = nv > 3 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 48) : i_;
+        c7_4 = nv > 4 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 64) : i_;
+        c7_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 80) : i_;
+    }
+    __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0, b4 = b0, b5 = b0;
     for (int64_t t = 0; t < b->ntaps; t++) {
         const uintptr_t o = (uintptr_t)(b->off[t] * (int64_t)sizeof(float));
         const float *p0 = (const float *)(b->base[0] + o), *p1 = (const float *)(b->base[1] + o),
-                    *p2 = (const float *)(b->base[2] + o);
+                    *p2 = (const float *)(b->base[2] + o), *p3 = (const float *)(b->base[3] + o),
+                    *p4 = (const float *)(b->base[4] + o), *p5 = (const float *)(b->base[5] + o);
         const float *at = a + t * a_tap;
         const int64_t pf = b->pf;
         for (int64_t ch = 0; ch < channels; ch++) {
             _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);
             _mm_prefetch((const char *)(p0 + pf), _MM_HINT_T1);
-            _mm_prefetch((const char *)(p1 + pf), _MM_HINT_T1);
-            _mm_prefetch((const char *)(p2 + pf), _MM_HINT_T1);
+            if (nv > 1)
+                _mm_prefetch((const char *)(p1 + pf), _MM_HINT_T1);
+            if (nv > 2)
+                _mm_prefetch((const char *)(p2 + pf), _MM_HINT_T1);
+            if (nv > 3)
+                _mm_prefetch((const char *)(p3 + pf), _MM_HINT_T1);
+            if (nv > 4)
+                _mm_prefetch((const char *)(p4 + pf), _MM_HINT_T1);
+            if (nv > 5)
+                _mm_prefetch((const char *)(p5 + pf), _MM_HINT_T1);
             b0 = _mm512_loadu_ps(p0);
             if (nv > 1)
                 b1 = _mm512_loadu_ps(p1);
             if (nv > 2)
                 b2 = _mm512_loadu_ps(p2);
-            ROW(0);
-            ROW(1);
-            ROW(2);
-            ROW(3);
-            ROW(4);
-            ROW(5);
-            ROW(6);
-            ROW(7);
-            at += MR;
+            if (nv > 3)
+                b3 = _mm512_loadu_ps(p3);
+            if (nv > 4)
+                b4 = _mm512_loadu_ps(p4);
+            if (nv > 5)
+                b5 = _mm512_loadu_ps(p5);
+            if (0 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[0]);
+                if (nv > 0)
+                    c0_0 = _mm512_fmadd_ps(a_, b0, c0_0);
+                if (nv > 1)
+                    c0_1 = _mm512_fmadd_ps(a_, b1, c0_1);
+                if (nv > 2)
+                    c0_2 = _mm512_fmadd_ps(a_, b2, c0_2);
+                if (nv > 3)
+                    c0_3 = _mm512_fmadd_ps(a_, b3, c0_3);
+                if (nv > 4)
+                    c0_4 = _mm512_fmadd_ps(a_, b4, c0_4);
+                if (nv > 5)
+                    c0_5 = _mm512_fmadd_ps(a_, b5, c0_5);
+            }
+            if (1 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[1]);
+                if (nv > 0)
+                    c1_0 = _mm512_fmadd_ps(a_, b0, c1_0);
+                if (nv > 1)
+                    c1_1 = _mm512_fmadd_ps(a_, b1, c1_1);
+                if (nv > 2)
+                    c1_2 = _mm512_fmadd_ps(a_, b2, c1_2);
+                if (nv > 3)
+                    c1_3 = _mm512_fmadd_ps(a_, b3, c1_3);
+                if (nv > 4)
+                    c1_4 = _mm512_fmadd_ps(a_, b4, c1_4);
+                if (nv > 5)
+                    c1_5 = _mm512_fmadd_ps(a_, b5, c1_5);
+            }
+            if (2 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[2]);
+                if (nv > 0)
+                    c2_0 = _mm512_fmadd_ps(a_, b0, c2_0);
+                if (nv > 1)
+                    c2_1 = _mm512_fmadd_ps(a_, b1, c2_1);
+                if (nv > 2)
+                    c2_2 = _mm512_fmadd_ps(a_, b2, c2_2);
+                if (nv > 3)
+                    c2_3 = _mm512_fmadd_ps(a_, b3, c2_3);
+                if (nv > 4)
+                    c2_4 = _mm512_fmadd_ps(a_, b4, c2_4);
+                if (nv > 5)
+                    c2_5 = _mm512_fmadd_ps(a_, b5, c2_5);
+            }
+            if (3 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[3]);
+                if (nv > 0)
+                    c3_0 = _mm512_fmadd_ps(a_, b0, c3_0);
+                if (nv > 1)
+                    c3_1 = _mm512_fmadd_ps(a_, b1, c3_1);
+                if (nv > 2)
+                    c3_2 = _mm512_fmadd_ps(a_, b2, c3_2);
+                if (nv > 3)
+                    c3_3 = _mm512_fmadd_ps(a_, b3, c3_3);
+                if (nv > 4)
+                    c3_4 = _mm512_fmadd_ps(a_, b4, c3_4);
+                if (nv > 5)
+                    c3_5 = _mm512_fmadd_ps(a_, b5, c3_5);
+            }
+            if (4 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[4]);
+                if (nv > 0)
+                    c4_0 = _mm512_fmadd_ps(a_, b0, c4_0);
+                if (nv > 1)
+                    c4_1 = _mm512_fmadd_ps(a_, b1, c4_1);
+                if (nv > 2)
+                    c4_2 = _mm512_fmadd_ps(a_, b2, c4_2);
+                if (nv > 3)
+                    c4_3 = _mm512_fmadd_ps(a_, b3, c4_3);
+                if (nv > 4)
+                    c4_4 = _mm512_fmadd_ps(a_, b4, c4_4);
+                if (nv > 5)
+                    c4_5 = _mm512_fmadd_ps(a_, b5, c4_5);
+            }
+            if (5 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[5]);
+                if (nv > 0)
+                    c5_0 = _mm512_fmadd_ps(a_, b0, c5_0);
+                if (nv > 1)
+                    c5_1 = _mm512_fmadd_ps(a_, b1, c5_1);
+                if (nv > 2)
+                    c5_2 = _mm512_fmadd_ps(a_, b2, c5_2);
+                if (nv > 3)
+                    c5_3 = _mm512_fmadd_ps(a_, b3, c5_3);
+                if (nv > 4)
+                    c5_4 = _mm512_fmadd_ps(a_, b4, c5_4);
+                if (nv > 5)
+                    c5_5 = _mm512_fmadd_ps(a_, b5, c5_5);
+            }
+            if (6 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[6]);
+                if (nv > 0)
+                    c6_0 = _mm512_fmadd_ps(a_, b0, c6_0);
+                if (nv > 1)
+                    c6_1 = _mm512_fmadd_ps(a_, b1, c6_1);
+                if (nv > 2)
+                    c6_2 = _mm512_fmadd_ps(a_, b2, c6_2);
+                if (nv > 3)
+                    c6_3 = _mm512_fmadd_ps(a_, b3, c6_3);
+                if (nv > 4)
+                    c6_4 = _mm512_fmadd_ps(a_, b4, c6_4);
+                if (nv > 5)
+                    c6_5 = _mm512_fmadd_ps(a_, b5, c6_5);
+            }
+            if (7 < mr) {
+                const __m512 a_ = _mm512_set1_ps(at[7]);
+                if (nv > 0)
+                    c7_0 = _mm512_fmadd_ps(a_, b0, c7_0);
+                if (nv > 1)
+                    c7_1 = _mm512_fmadd_ps(a_, b1, c7_1);
+                if (nv > 2)
+                    c7_2 = _mm512_fmadd_ps(a_, b2, c7_2);
+                if (nv > 3)
+                    c7_3 = _mm512_fmadd_ps(a_, b3, c7_3);
+                if (nv > 4)
+                    c7_4 = _mm512_fmadd_ps(a_, b4, c7_4);
+                if (nv > 5)
+                    c7_5 = _mm512_fmadd_ps(a_, b5, c7_5);
+            }
+            at += mr;
             p0 += b->cs;
             p1 += b->cs;
             p2 += b->cs;
+            p3 += b->cs;
+            p4 += b->cs;
+            p5 += b->cs;
         }
     }
-    STORE(0);
-    STORE(1);
-    STORE(2);
-    STORE(3);
-    STORE(4);
-    STORE(5);
-    STORE(6);
-    STORE(7);
+    if (0 < mr && 0 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 0 * ldc + 0, c0_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 0 * ldc + 16, c0_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 0 * ldc + 32, c0_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 0 * ldc + 48, c0_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 0 * ldc + 64, c0_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 0 * ldc + 80, c0_5);
+    }
+    if (1 < mr && 1 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 1 * ldc + 0, c1_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 1 * ldc + 16, c1_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 1 * ldc + 32, c1_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 1 * ldc + 48, c1_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 1 * ldc + 64, c1_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 1 * ldc + 80, c1_5);
+    }
+    if (2 < mr && 2 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 2 * ldc + 0, c2_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 2 * ldc + 16, c2_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 2 * ldc + 32, c2_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 2 * ldc + 48, c2_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 2 * ldc + 64, c2_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 2 * ldc + 80, c2_5);
+    }
+    if (3 < mr && 3 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 3 * ldc + 0, c3_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 3 * ldc + 16, c3_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 3 * ldc + 32, c3_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 3 * ldc + 48, c3_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 3 * ldc + 64, c3_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 3 * ldc + 80, c3_5);
+    }
+    if (4 < mr && 4 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 4 * ldc + 0, c4_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 4 * ldc + 16, c4_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 4 * ldc + 32, c4_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 4 * ldc + 48, c4_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 4 * ldc + 64, c4_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 4 * ldc + 80, c4_5);
+    }
+    if (5 < mr && 5 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 5 * ldc + 0, c5_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 5 * ldc + 16, c5_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 5 * ldc + 32, c5_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 5 * ldc + 48, c5_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 5 * ldc + 64, c5_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 5 * ldc + 80, c5_5);
+    }
+    if (6 < mr && 6 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 6 * ldc + 0, c6_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 6 * ldc + 16, c6_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 6 * ldc + 32, c6_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 6 * ldc + 48, c6_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 6 * ldc + 64, c6_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 6 * ldc + 80, c6_5);
+    }
+    if (7 < mr && 7 < m) {
+        if (nv > 0)
+            _mm512_storeu_ps(c + 7 * ldc + 0, c7_0);
+        if (nv > 1)
+            _mm512_storeu_ps(c + 7 * ldc + 16, c7_1);
+        if (nv > 2)
+            _mm512_storeu_ps(c + 7 * ldc + 32, c7_2);
+        if (nv > 3)
+            _mm512_storeu_ps(c + 7 * ldc + 48, c7_3);
+        if (nv > 4)
+            _mm512_storeu_ps(c + 7 * ldc + 64, c7_4);
+        if (nv > 5)
+            _mm512_storeu_ps(c + 7 * ldc + 80, c7_5);
+    }
 }
 
-void tconv__igemm_avx512(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-                         int nv, float *c, int64_t ldc, int64_t m, const float *bias,
-                         int accumulate)
+void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
+                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                              const float *bias, int accumulate)
 {
     if (nv >= 3)
-        igemm(3, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm(8, 3, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
     else if (nv == 2)
-        igemm(2, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm(8, 2, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
     else
-        igemm(1, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm(8, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+}
+
+void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
+                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                              const float *bias, int accumulate)
+{
+    switch (nv) {
+    case 1: igemm(4, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 2: igemm(4, 2, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 3: igemm(4, 3, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 4: igemm(4, 4, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 5: igemm(4, 5, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    default: igemm(4, 6, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    }
 }

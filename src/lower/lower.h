@@ -44,6 +44,10 @@ double tconv__phase_efficiency(const tconv_shape *s);
  * empty and col2im is the better lowering anyway. */
 #define TCONV_MAX_PHASES 64
 
+/* Does the phase path feed every phase of this shape straight from a copy of the input
+ * (igemm, no im2col) at this ISA? Pure; the algorithm choice asks it. */
+bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa);
+
 extern const tconv_algo_impl tconv__algo_phase_gemm;
 extern const tconv_algo_impl tconv__algo_gemm_col2im;
 

@@ -46,6 +46,9 @@ typedef struct plan_geom {
     int64_t ldc;      /* row stride of the C tile */
     int64_t units_per_group; /* tiles of the widest phase */
     size_t b_floats, c_floats; /* per-slot workspace: a B panel block, the C tile */
+    const tconv_gemm_kernel *gk;  /* the packed feed's GEMM kernel */
+    const tconv_igemm_kernel *ik; /* the direct feed's kernel, NULL: none */
+    int64_t mr;       /* rows per panel of packed A: gk's, or ik's if only it runs */
 } plan_geom;
 
 /* Column tile: the output a unit writes (all phases: Cout/groups x nc x phases floats)
@@ -53,6 +56,8 @@ typedef struct plan_geom {
  * written its part of each cache line. */
 #define UNIT_OUT_BYTES (1024 * 1024)
 #define MAX_NC 1024
+/* Floats of one C block of the direct feed: MR x 16*NV of either igemm kernel. */
+#define DIRECT_C_BLOCK (8 * 48)
 
 /* Directly fed phases (igemm): K steps per channel block, so that the B rows of a block
  * (3 vectors each) stay in L1 while every row panel of A passes over them; and the
@@ -74,9 +79,11 @@ typedef struct plan_geom {
  * would be mostly zeros). */
 #define LIMIT 64
 
+/* The phases and tiles (the kernels and A's layout: full_geometry). */
 static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geom *g)
 {
     memset(g, 0, sizeof *g);
+    g->gk = gk;
     for (int64_t py = 0; py < s->sh; py++)
         for (int64_t px = 0; px < s->sw; px++) {
             phase *p = &g->ph[g->nph++];
@@ -88,12 +95,9 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
             p->wq = tconv__phase_len(px, s->sw, s->wout);
             p->k = s->cin_g * p->ty.count * p->tx.count;
             p->cols = s->n * p->hq * p->wq;
-            p->a_off = g->a_group;
-            g->a_group += tconv__gemm_packed_a_floats(gk, s->cout_g, p->k);
             if (p->k > g->kmax)
                 g->kmax = p->k;
         }
-    g->bias_off = tconv__align_up(g->a_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
     const int64_t nr = gk->nr;
     int64_t nc = (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph);
     nc = nc / nr * nr;
@@ -118,8 +122,8 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     g->b_floats = (size_t)(g->kmax < gk->kc ? g->kmax : gk->kc) * (size_t)nr;
     g->c_floats = (size_t)s->cout_g * (size_t)g->ldc;
     /* the direct feed's two MR x 48 C blocks live there too */
-    if (g->c_floats < (size_t)(2 * gk->mr * 48))
-        g->c_floats = (size_t)(2 * gk->mr * 48);
+    if (g->c_floats < (size_t)(2 * DIRECT_C_BLOCK))
+        g->c_floats = (size_t)(2 * DIRECT_C_BLOCK);
     g->c_floats += 16; /* the store functions read up to 15 floats past a run */
 }
 
@@ -133,10 +137,12 @@ static bool phase_supports(const tconv_shape *s, const char **why)
     return true;
 }
 
+static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g);
+
 static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
 {
     plan_geom g;
-    geometry(s, tconv__gemm_kernel(isa), &g);
+    full_geometry(s, isa, &g);
     return (g.bias_off + (size_t)s->cout) * sizeof(float);
 }
 
@@ -144,11 +150,10 @@ static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
 static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
 {
     const tconv_shape *s = &pb->s;
-    const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
     plan_geom g;
-    geometry(s, gk, &g);
+    full_geometry(s, isa, &g);
     float *out = dst;
-    const int64_t mr = gk->mr;
+    const int64_t mr = g.mr;
     for (int64_t gi = 0; gi < s->groups; gi++)
         for (int i = 0; i < g.nph; i++) {
             const phase *p = &g.ph[i];
@@ -187,14 +192,16 @@ typedef struct slot_layout {
 
 /* direct_only: every phase is fed directly, so no B panel and only the two MR x 48 C
  * blocks of direct_tile (plus the store functions' slack) instead of a C tile. */
-static slot_layout layout(const plan_geom *g, int64_t nr, int64_t mr, bool direct_only)
+static slot_layout layout(const plan_geom *g, int64_t nr, bool direct_only)
 {
     slot_layout l;
-    const size_t c_floats = direct_only ? (size_t)(2 * mr * 48 + 16) : g->c_floats;
+    const size_t c_floats = direct_only ? (size_t)(2 * DIRECT_C_BLOCK + 16) : g->c_floats;
     l.b = 0;
     l.c = l.b + (direct_only ? 0 : tconv__align_up(g->b_floats * sizeof(float)));
     l.segs = l.c + tconv__align_up(c_floats * sizeof(float));
-    l.starts = l.segs + tconv__align_up((size_t)max_segs(g->nc, nr) * sizeof(seg));
+    const int64_t segs = max_segs(g->nc, nr) > 16 * TCONV_IGEMM_MAX_NV ? max_segs(g->nc, nr)
+                                                                     : 16 * TCONV_IGEMM_MAX_NV;
+    l.starts = l.segs + tconv__align_up((size_t)segs * sizeof(seg));
     l.taps = l.starts + tconv__align_up((size_t)(g->nc / nr + 2) * sizeof(int64_t));
     l.total = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
     return l;
@@ -292,9 +299,9 @@ static bool all_direct(const tconv_shape *s, const plan_geom *g, const copy_geom
 /* Bytes of the copy for this shape and ISA, 0 when no phase is fed directly; sets
  * c->chunk, the images copied (and computed) at a time: all of them if the copy of
  * the batch fits in MAX_COPY of the output, else as many as fit. */
-static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g, copy_geom *c)
+static size_t copy_bytes(const tconv_shape *s, const plan_geom *g, copy_geom *c)
 {
-    if (!tconv__igemm_kernel(isa) || !copy_geometry(s, g, c))
+    if (!g->ik || !copy_geometry(s, g, c))
         return 0;
     bool any = false;
     for (int i = 0; i < g->nph; i++)
@@ -312,14 +319,50 @@ static size_t copy_bytes(const tconv_shape *s, tconv_isa isa, const plan_geom *g
                            sizeof(float));
 }
 
+/* geometry() plus the kernels: the direct feed's igemm kernel (the 4-row one for A of
+ * at most 4 rows, but only if every phase is fed directly: A is packed for one MR),
+ * and where each phase's packed A lies. A pure function of the shape and the ISA. */
+static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
+{
+    const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
+    geometry(s, gk, g);
+    g->mr = gk->mr;
+    g->ik = tconv__igemm_kernel(isa, s->cout_g);
+    if (g->ik && g->ik->mr != gk->mr) {
+        copy_geom c;
+        if (!(copy_bytes(s, g, &c) > 0 && all_direct(s, g, &c)))
+            g->ik = tconv__igemm_kernel(isa, gk->mr);
+        else
+            g->mr = g->ik->mr;
+    }
+    if (g->ik && g->ik->mr != g->mr)
+        g->ik = NULL;
+    for (int i = 0; i < g->nph; i++) {
+        phase *p = &g->ph[i];
+        p->a_off = g->a_group;
+        g->a_group += (size_t)((s->cout_g + g->mr - 1) / g->mr * g->mr) * (size_t)p->k;
+    }
+    g->bias_off = tconv__align_up(g->a_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
+}
+
+bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
+{
+    plan_geom g;
+    copy_geom c;
+    const char *why;
+    if (!phase_supports(s, &why))
+        return false;
+    full_geometry(s, isa, &g);
+    return g.ik && copy_bytes(s, &g, &c) > 0 && all_direct(s, &g, &c);
+}
+
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
 {
     plan_geom g;
-    const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
-    geometry(s, gk, &g);
+    full_geometry(s, isa, &g);
     copy_geom c;
-    const size_t copy = copy_bytes(s, isa, &g, &c);
-    const size_t one = layout(&g, gk->nr, gk->mr, copy > 0 && all_direct(s, &g, &c)).total;
+    const size_t copy = copy_bytes(s, &g, &c);
+    const size_t one = layout(&g, g.gk->nr, copy > 0 && all_direct(s, &g, &c)).total;
     if (one > (SIZE_MAX - copy) / (size_t)threads)
         return SIZE_MAX;
     return copy + one * (size_t)threads;
@@ -461,7 +504,6 @@ typedef struct phase_feed {
 typedef struct run_ctx {
     const tconv_run_args *a;
     const tconv_gemm_kernel *gk;
-    const tconv_igemm_kernel *ik; /* NULL: every phase packs */
     tconv_im2col_panel_fn panel_fn;
     tconv_phase_store_fn store;
     tconv_pair_store_fn pair_store;
@@ -543,7 +585,8 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
     const int64_t nvec = total - u0 < per_tile ? total - u0 : per_tile;
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * s->cout_g;
-    const int64_t m = s->cout_g, mr = r->ik->mr, ldc = 3 * VW;
+    const tconv_igemm_kernel *ik = g->ik;
+    const int64_t m = s->cout_g, mr = ik->mr, ldc = ik->nv * VW;
     float *cblk[2] = {(float *)(slot + r->l.c), (float *)(slot + r->l.c) + mr * ldc};
     const float *ap[2];
     int64_t *off[2], ntaps[2], chb[2];
@@ -563,11 +606,11 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
     }
     const int64_t step = s->sw * pb->ys[3];
     seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
-    for (int64_t v0 = 0; v0 < nvec; v0 += 3) {
-        const int nv = nvec - v0 < 3 ? (int)(nvec - v0) : 3;
-        uintptr_t base[3];
+    for (int64_t v0 = 0; v0 < nvec; v0 += ik->nv) {
+        const int nv = nvec - v0 < ik->nv ? (int)(nvec - v0) : ik->nv;
+        uintptr_t base[TCONV_IGEMM_MAX_NV];
         int64_t nruns = 0;
-            for (int v = 0; v < 3; v++) {
+            for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
             const int64_t u = u0 + v0 + (v < nv ? v : 0), n = r->n0 + u / per_img;
             const int64_t e = (u / per_img * s->cin + gi * s->cin_g) * cg->cs + u % per_img * VW;
             base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
@@ -596,13 +639,13 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
                 for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb[q]) {
                     const int64_t cn = s->cin_g - c0 < chb[q] ? s->cin_g - c0 : chb[q];
                     tconv_igemm_b b;
-                    for (int v = 0; v < 3; v++)
+                    for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
                         b.base[v] = base[v] + (uintptr_t)(c0 * cg->cs * (int64_t)sizeof(float));
                     b.cs = cg->cs;
                     b.ntaps = ntaps[q];
                     b.off = off[q];
-                    b.pf = 3 * VW; /* the next three vectors: B of the next igemm column */
-                    r->ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b, nv,
+                    b.pf = ik->nv * VW; /* the B of the next igemm column */
+                    ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b, nv,
                               cblk[q], ldc, mi, c0 == 0 ? bias + i0 : NULL, c0 > 0);
                 }
             for (int64_t k = 0; k < nruns; k++) {
@@ -623,7 +666,7 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
                     (uintptr_t)((last->x_off + i0 * pb->ys[1] + last->len * step) *
                                 (int64_t)sizeof(float));
                 for (int64_t co = 0; co < mi; co++)
-                    for (int64_t b2 = 0; b2 < 3 * VW * step; b2 += 16)
+                    for (int64_t b2 = 0; b2 < ik->nv * VW * step; b2 += 16)
                         __builtin_prefetch((const void *)(y0 + (uintptr_t)((co * pb->ys[1] + b2) *
                                                                            (int64_t)sizeof(float))),
                                            1, 3);
@@ -730,16 +773,15 @@ static void run(const tconv_run_args *a)
     r.panel_fn = tconv__im2col_panel(a->isa);
     r.store = tconv__phase_store(a->isa);
     r.pair_store = tconv__pair_store(a->isa);
-    r.ik = tconv__igemm_kernel(a->isa);
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;
-    geometry(s, r.gk, &r.g);
+    full_geometry(s, a->isa, &r.g);
 
     /* Directly fed phases read a padded copy of the input, made here, of all images at
      * once or (when that would be too big) of chunks of images, each followed by its
      * own pass over the direct phases; packed phases then take one pass of their own. */
-    const size_t copy = r.ik && r.ik->mr == r.gk->mr ? copy_bytes(s, a->isa, &r.g, &r.cg) : 0;
-    r.l = layout(&r.g, r.gk->nr, r.gk->mr, copy > 0 && all_direct(s, &r.g, &r.cg));
+    const size_t copy = copy_bytes(s, &r.g, &r.cg);
+    r.l = layout(&r.g, r.gk->nr, copy > 0 && all_direct(s, &r.g, &r.cg));
     char *slots = (char *)a->workspace + copy;
     r.xc = copy > 0 ? a->workspace : NULL;
     const int64_t chunk = copy > 0 ? r.cg.chunk : s->n;

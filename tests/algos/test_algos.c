@@ -273,10 +273,16 @@ static void test_select(void **state)
                       .hout = 128, .wout = 128, .groups = 64, .cin_g = 1, .cout_g = 1,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_DIRECT);
-    /* 3 output channels (dcgan5) -> direct */
+    /* 3 output channels (dcgan5): the phase path's 4-row igemm where there is one (the
+     * direct feed is AVX-512 only), else direct; with few input channels, direct */
     s = (tconv_shape){.n = 64, .cin = 64, .h = 32, .w = 32, .cout = 3, .kh = 4, .kw = 4,
                       .hout = 64, .wout = 64, .groups = 1, .cin_g = 64, .cout_g = 3,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_PHASE_GEMM);
+    assert_true(tconv__phase_direct_only(&s, TCONV_ISA_AVX512));
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX2, &why), TCONV_ALGO_DIRECT);
+    assert_false(tconv__phase_direct_only(&s, TCONV_ISA_AVX2));
+    s.cin = s.cin_g = 8;
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_DIRECT);
     /* too many phases for the phase path */
     s = (tconv_shape){.n = 1, .cin = 16, .h = 4, .w = 4, .cout = 16, .kh = 9, .kw = 9,

@@ -679,20 +679,24 @@ static void test_igemm(void **state)
     const int nl = isa_levels(levels);
     tu_rng rng = tu_rng_seed(4242);
     int64_t kernels = 0;
-    for (int li = 0; li < nl; li++) {
-        const tconv_igemm_kernel *ik = tconv__igemm_kernel(levels[li]);
+    for (int kk = 0; kk < 2 * nl; kk++) {
+        /* each level's kernel for A of 8 rows and for A of 4 rows */
+        const tconv_igemm_kernel *ik = tconv__igemm_kernel(levels[kk / 2], kk % 2 ? 4 : 8);
         if (!ik)
             continue;
         kernels++;
-        assert_int_equal(ik->mr, tconv__gemm_kernel(levels[li])->mr);
+        assert_true(ik->nv >= 1 && ik->nv <= TCONV_IGEMM_MAX_NV);
+        assert_true(ik->mr <= 8);
+        if (kk % 2 == 0)
+            assert_int_equal(ik->mr, tconv__gemm_kernel(levels[kk / 2])->mr);
         const int64_t mr = ik->mr;
         for (int iter = 0; iter < 300; iter++) {
             const int64_t ch = tu_range(&rng, 1, 40), ntaps = tu_range(&rng, 1, 9);
             const int64_t cs = tu_range(&rng, 48, 200), m = tu_range(&rng, 1, mr);
-            const int nv = (int)tu_range(&rng, 1, 3), mode = (int)tu_range(&rng, 0, 2);
+            const int nv = (int)tu_range(&rng, 1, ik->nv), mode = (int)tu_range(&rng, 0, 2);
             const int64_t ldc = 16 * nv + tu_range(&rng, 0, 9);
             /* B buffer: taps reach [-20, 20) around each vector, vectors up to 64 apart */
-            const int64_t blen = 64 + 3 * 64 + ch * cs + 64;
+            const int64_t blen = 64 + TCONV_IGEMM_MAX_NV * 64 + ch * cs + 64;
             float *bbuf = malloc((size_t)blen * sizeof(float));
             float *a = malloc((size_t)(ntaps * ch * mr) * sizeof(float));
             float *c = malloc((size_t)(mr * ldc) * sizeof(float));
@@ -712,8 +716,8 @@ static void test_igemm(void **state)
             for (int64_t t = 0; t < ntaps; t++)
                 off[t] = tu_range(&rng, -20, 19);
             tconv_igemm_b b;
-            int64_t vstart[3];
-            for (int v = 0; v < 3; v++) {
+            int64_t vstart[TCONV_IGEMM_MAX_NV];
+            for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
                 vstart[v] = 64 + v * 64 - tu_range(&rng, 0, 40);
                 b.base[v] = (uintptr_t)bbuf + (uintptr_t)(vstart[v] * (int64_t)sizeof(float));
             }
@@ -758,7 +762,8 @@ static void test_igemm(void **state)
         }
     }
     print_message("igemm kernels tested: %lld\n", (long long)kernels);
-    assert_null(tconv__igemm_kernel(TCONV_ISA_SCALAR));
+    assert_null(tconv__igemm_kernel(TCONV_ISA_SCALAR, 8));
+    assert_null(tconv__igemm_kernel(TCONV_ISA_SCALAR, 4));
 }
 
 int main(void)
