@@ -72,6 +72,9 @@ typedef struct plan_geom {
 #define SMALL_M 32
 #define MIN_LANE_USE_SMALL_M 0.75
 #define MAX_COPY 0.85
+/* Work units the direct feed aims for (tiles x groups), so that two or more threads
+ * end together. */
+#define MIN_UNITS 32
 /* Copies this small (floats) are allowed whatever the output size (tiny layers: the
  * packed path's own panel and tile are larger). */
 #define SMALL_COPY 32768
@@ -498,6 +501,7 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
 typedef struct phase_feed {
     bool direct;     /* igemm from the input's copy (else: packed im2col panels) */
     int64_t per_img; /* vectors per image */
+    int64_t per_tile; /* vectors per tile */
     int64_t tiles;   /* column tiles of the unit loop */
 } phase_feed;
 
@@ -580,7 +584,7 @@ static void direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char 
     const copy_geom *cg = &r->cg;
     const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
     const phase *p = &g->ph[q0];
-    const int64_t per_img = r->feed[q0].per_img, per_tile = g->nc / VW;
+    const int64_t per_img = r->feed[q0].per_img, per_tile = r->feed[q0].per_tile;
     const int64_t total = r->nimg * per_img, u0 = t * per_tile;
     const int64_t nvec = total - u0 < per_tile ? total - u0 : per_tile;
     const float *packed = r->a->packed;
@@ -714,9 +718,16 @@ static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy
         f->tiles = p->tiles;
         f->direct = copy && phase_direct(&pb->s, p, cg);
         if (f->direct) {
-            const int64_t per_tile = g->nc / VW;
+            /* Tiles of the direct feed only group vectors (each vector's sums are the
+             * same whatever the tile), so they can be small: enough units for the
+             * threads to share evenly, at most the packed feed's width. */
             f->per_img = vectors_per_image(p, cg);
-            f->tiles = (nimg * f->per_img + per_tile - 1) / per_tile;
+            const int64_t total = nimg * f->per_img, nv = g->ik->nv;
+            const int64_t groups = pb->s.groups, want = (MIN_UNITS + groups - 1) / groups;
+            int64_t per_tile = (total + want - 1) / want;
+            per_tile = (per_tile + nv - 1) / nv * nv;
+            f->per_tile = per_tile < g->nc / VW ? per_tile : g->nc / VW;
+            f->tiles = (total + f->per_tile - 1) / f->per_tile;
         }
     }
 }
