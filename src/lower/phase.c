@@ -56,6 +56,9 @@ typedef struct plan_geom {
  * written its part of each cache line. */
 #define UNIT_OUT_BYTES (1024 * 1024)
 #define MAX_NC 1024
+/* Work units both feeds aim for (tiles x groups), so that two or more threads end
+ * together. */
+#define MIN_UNITS 32
 /* Floats of one C block of the direct feed: MR x 16*NV of either igemm kernel. */
 #define DIRECT_C_BLOCK (8 * 48)
 
@@ -72,9 +75,6 @@ typedef struct plan_geom {
 #define SMALL_M 32
 #define MIN_LANE_USE_SMALL_M 0.75
 #define MAX_COPY 0.85
-/* Work units the direct feed aims for (tiles x groups), so that two or more threads
- * end together. */
-#define MIN_UNITS 32
 /* Copies this small (floats) are allowed whatever the output size (tiny layers: the
  * packed path's own panel and tile are larger). */
 #define SMALL_COPY 32768
@@ -112,6 +112,11 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     int64_t widest = 0;
     for (int i = 0; i < g->nph; i++)
         widest = g->ph[i].cols > widest ? g->ph[i].cols : widest;
+    /* and narrow enough for MIN_UNITS units (tiles x groups) when the layer has them */
+    const int64_t want = (MIN_UNITS + s->groups - 1) / s->groups;
+    const int64_t share = ((widest + want - 1) / want + nr - 1) / nr * nr;
+    if (share < nc)
+        nc = share > nr ? share : nr;
     widest = (widest + nr - 1) / nr * nr;
     g->nc = nc < widest ? nc : widest > 0 ? widest : nr;
     g->ldc = nc;
