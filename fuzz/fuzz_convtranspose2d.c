@@ -641,11 +641,12 @@ static void check_report(const tconv_report *rep, const tconv_exec *e, size_t ne
                                                             : e->isa;
     if (rep->isa != want_isa)
         fz_fail("%s: report.isa=%d, expected %d", what, (int)rep->isa, want_isa);
-    /* API.md: exec.num_threads or the default; always 1 for the reference */
+    /* API.md: exec.num_threads or the default, fewer for small problems (at most one
+     * per 4 MFLOP); always 1 for the reference */
     if (rep->algorithm == TCONV_ALGO_REFERENCE ? rep->num_threads != 1
                                                : (rep->num_threads < 1 ||
                                                   (e && e->num_threads > 0 &&
-                                                   rep->num_threads != e->num_threads)))
+                                                   rep->num_threads > e->num_threads)))
         fz_fail("%s: report.num_threads=%d for num_threads=%d", what, (int)rep->num_threads,
                 e ? (int)e->num_threads : 0);
     if (!rep->reason)

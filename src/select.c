@@ -115,7 +115,10 @@ tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_a
                                tconv_algorithm_name(c->algorithm), why);
         c->reason = "requested by the caller";
     }
-    c->threads = tconv__resolve_threads(exec->num_threads);
+    const double flops = 2.0 * (double)s->n * (double)s->cin * (double)s->h * (double)s->w *
+                         (double)s->cout_g * (double)s->kh * (double)s->kw;
+    c->threads = tconv__threads_for_work(tconv__resolve_threads(exec->num_threads), flops,
+                                         tconv__min_flops_per_thread());
     if (c->algorithm == TCONV_ALGO_REFERENCE) { /* plain C, one thread, whatever the CPU */
         c->isa = TCONV_ISA_SCALAR;
         c->threads = 1;

@@ -199,6 +199,29 @@ int tconv__resolve_threads(int requested)
     return requested > 0 ? requested : tconv__default_threads();
 }
 
+double tconv__min_flops_per_thread(void)
+{
+    static _Atomic double cached = -1.0;
+    double v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v >= 0.0)
+        return v;
+    const char *env = getenv("TCONV_MIN_FLOPS_PER_THREAD");
+    char *end = NULL;
+    v = env ? strtod(env, &end) : 0.0;
+    if (!env || end == env || *end != '\0' || !(v >= 0.0) || v > 1e18)
+        v = TCONV_MIN_FLOPS_PER_THREAD_DEFAULT;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+    return v;
+}
+
+int tconv__threads_for_work(int threads, double flops, double min_flops_per_thread)
+{
+    if (threads <= 1 || min_flops_per_thread <= 0.0)
+        return threads < 1 ? 1 : threads;
+    const double most = flops / min_flops_per_thread;
+    return most >= (double)threads ? threads : most < 1.0 ? 1 : (int)most;
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 /* Stop and join the workers when the library is unloaded or the process exits. */
 __attribute__((destructor)) static void pool_shutdown(void)

@@ -41,6 +41,19 @@ int tconv__default_threads(void);
 /* A call's thread count: `requested` if > 0, else the default. */
 int tconv__resolve_threads(int requested);
 
+/* Waking a worker costs tens of microseconds on a busy machine, so a problem too small
+ * to share runs on fewer threads: at most one per min_flops_per_thread of work (results
+ * do not depend on the count). Pure. */
+int tconv__threads_for_work(int threads, double flops, double min_flops_per_thread);
+
+/* That minimum: $TCONV_MIN_FLOPS_PER_THREAD if set to a number >= 0 (0: no cap; the
+ * test suites set it, so that small problems still run on every thread count they
+ * ask for), else TCONV_MIN_FLOPS_PER_THREAD_DEFAULT. Read once. Measured on the
+ * development machine: at 2 threads small_b1 (0.3 MFLOP) took 26 us against 7 us on
+ * one, fcn_up (3.6 MFLOP) 77 us against 53, and dw_k4s2 (8.4 MFLOP) gained 25%. */
+#define TCONV_MIN_FLOPS_PER_THREAD_DEFAULT 4e6
+double tconv__min_flops_per_thread(void);
+
 /* Test hook (tests/reliability): the next `n` attempts to start a worker fail as if
  * pthread_create had refused, so tests can check that jobs still complete on the
  * threads that exist. 0 restores normal behaviour. Not exported. */

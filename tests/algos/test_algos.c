@@ -22,6 +22,7 @@
 
 #include "algo.h"
 #include "lower/lower.h"
+#include "thread/pool.h"
 #include "testutil.h"
 
 static const tconv_algorithm algos[] = {TCONV_ALGO_GEMM_COL2IM, TCONV_ALGO_PHASE_GEMM,
@@ -476,6 +477,32 @@ static void test_threads_and_hooks(void **state)
     tu_tensor_free(&b);
 }
 
+/* Small problems run on fewer threads than asked (one per min_flops of work); the
+ * test suites turn the cap off ($TCONV_MIN_FLOPS_PER_THREAD=0) to test thread counts on
+ * small shapes, so the rule itself is tested here as the pure function it is. */
+static void test_threads_for_work(void **state)
+{
+    (void)state;
+    assert_int_equal(tconv__threads_for_work(2, 0.3e6, 4e6), 1);   /* small_b1 */
+    assert_int_equal(tconv__threads_for_work(2, 3.6e6, 4e6), 1);   /* fcn_up */
+    assert_int_equal(tconv__threads_for_work(2, 8.4e6, 4e6), 2);   /* dw_k4s2 */
+    assert_int_equal(tconv__threads_for_work(8, 13e6, 4e6), 3);
+    assert_int_equal(tconv__threads_for_work(3, 1e12, 4e6), 3);
+    assert_int_equal(tconv__threads_for_work(3, 0.0, 4e6), 1);      /* N = 0 */
+    assert_int_equal(tconv__threads_for_work(3, 0.3e6, 0.0), 3);    /* cap off */
+    assert_int_equal(tconv__threads_for_work(1, 1e12, 4e6), 1);
+    assert_true(tconv__min_flops_per_thread() == 0.0); /* this suite's environment */
+    /* the choice reports the capped count */
+    tconv_shape s = {.n = 1, .cin = 16, .h = 8, .w = 8, .cout = 16, .kh = 3, .kw = 3,
+                     .hout = 8, .wout = 8, .groups = 1, .cin_g = 16, .cout_g = 16,
+                     .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    tconv_exec e = tconv_exec_default();
+    e.num_threads = 2;
+    tconv_algo_choice c;
+    assert_int_equal(tconv__choose(&s, &e, &c), TCONV_OK);
+    assert_int_equal(c.threads, 2); /* cap off in this suite */
+}
+
 /* A counting allocator over aligned_alloc. */
 typedef struct counter {
     int64_t allocs, frees;
@@ -542,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_threads_and_hooks),
         cmocka_unit_test(test_plan_keeps_workspace),
         cmocka_unit_test(test_edge_shapes),
+        cmocka_unit_test(test_threads_for_work),
         cmocka_unit_test(test_random_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
