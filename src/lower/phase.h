@@ -50,10 +50,11 @@ typedef struct plan_geom {
 /* Floats of one C block of the direct feed: MR x 16*NV of either igemm kernel. */
 #define DIRECT_C_BLOCK (8 * 48)
 
-/* Directly fed phases (igemm): K steps per channel block, so that the B rows of a block
- * (3 vectors each) stay in L1 while every row panel of A passes over them; and the
- * least fraction of vector lanes that must hold real columns (rows much narrower than
- * a vector waste lanes; the packed path wastes none). */
+/* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
+ * reloaded once per block (measured on dcgan4, unet_up2, s1_k3: 64 loses 5-15%, 256
+ * and 512 are within noise); and the least fraction of vector lanes that must hold
+ * real columns (rows much narrower than a vector waste lanes; the packed feed wastes
+ * none). */
 #define KBLOCK_DIRECT 256
 #define MIN_LANE_USE  0.9
 /* ...unless A has few rows: packing costs in proportion to 1/M (each packed element
