@@ -78,6 +78,7 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     if (g->c_floats < (size_t)(2 * DIRECT_C_BLOCK))
         g->c_floats = (size_t)(2 * DIRECT_C_BLOCK);
     g->c_floats += 16; /* the store functions read up to 15 floats past a run */
+    g->pairs = s->sw == 2;
 }
 
 static bool phase_supports(const tconv_shape *s, const char **why)
@@ -144,7 +145,8 @@ static slot_layout layout(const plan_geom *g, int64_t nr, bool direct_only)
     const size_t c_floats = direct_only ? (size_t)(2 * DIRECT_C_BLOCK + 16) : g->c_floats;
     l.b = 0;
     l.c = l.b + (direct_only ? 0 : tconv__align_up(g->b_floats * sizeof(float)));
-    l.segs = l.c + tconv__align_up(c_floats * sizeof(float));
+    l.c2 = l.c + tconv__align_up(c_floats * sizeof(float));
+    l.segs = l.c2 + (g->pairs && !direct_only ? tconv__align_up(c_floats * sizeof(float)) : 0);
     const int64_t segs = max_segs(g->nc, nr) > 16 * TCONV_IGEMM_MAX_NV ? max_segs(g->nc, nr)
                                                                        : 16 * TCONV_IGEMM_MAX_NV;
     l.starts = l.segs + tconv__align_up((size_t)segs * sizeof(seg));
@@ -307,7 +309,8 @@ static void pack_panel_strided(const tconv_problem *pb, float *panel, int64_t nr
 /* Copies a C tile (rows co, columns of the tile) to the output; c == NULL writes the
  * bias alone (phases without taps). */
 static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t j0, int64_t nc,
-                    const float *c, int64_t ldc, const float *bias, tconv_phase_store_fn store)
+                    const float *c, int64_t ldc, const float *bias, tconv_phase_store_fn store,
+                    const float *c1, tconv_pair_store_fn pair_store)
 {
     const tconv_shape *s = &pb->s;
     const int64_t step = s->sw * pb->ys[3];
@@ -317,7 +320,9 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
         const int64_t cj = it.j - j0;
         float *yrow = pb->y + it.n * pb->ys[0] + gi * s->cout_g * pb->ys[1] +
                       (p->py + s->sh * it.qy) * pb->ys[2] + (p->px + s->sw * it.qx) * pb->ys[3];
-        if (c) {
+        if (c1) {
+            pair_store(yrow, pb->ys[1], c + cj, c1 + cj, ldc, s->cout_g, len);
+        } else if (c) {
             store(yrow, pb->ys[1], step, c + cj, ldc, s->cout_g, len);
         } else {
             for (int64_t co = 0; co < s->cout_g; co++)
@@ -328,8 +333,10 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
     }
 }
 
-/* Tile t of phase p of group gi. */
-static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, char *slot)
+/* Tile t of phase p of group gi into the C tile cbuf; stored unless `keep` (then the
+ * caller stores it with its column partner). */
+static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, char *slot,
+                          float *cbuf, bool keep)
 {
     const tconv_problem *pb = r->a->pb;
     const plan_geom *g = &r->g;
@@ -337,10 +344,10 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * pb->s.cout_g;
     if (p->k == 0) {
-        store_c(pb, p, gi, j0, nc, NULL, 0, bias, r->store);
+        store_c(pb, p, gi, j0, nc, NULL, 0, bias, r->store, NULL, NULL);
         return;
     }
-    float *bbuf = (float *)(slot + r->l.b), *cbuf = (float *)(slot + r->l.c);
+    float *bbuf = (float *)(slot + r->l.b);
     seg *segs = (seg *)(slot + r->l.segs);
     int64_t *starts = (int64_t *)(slot + r->l.starts);
     tconv_im2col_tap *taps = (tconv_im2col_tap *)(slot + r->l.taps);
@@ -369,7 +376,19 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
                        m - i0 < mr ? m - i0 : mr, ncols, p0 == 0 ? bias + i0 : NULL, p0 > 0);
         }
     }
-    store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->store);
+    if (!keep)
+        store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->store, NULL, NULL);
+}
+
+/* Can packed phases i and i + 1 (columns px = 0 and 1 of a stride-2 row phase) be
+ * stored as a pair? Same columns (equal hq and wq, so equal tiles), both with taps,
+ * output columns contiguous. */
+static bool packed_pairable(const run_ctx *r, int i)
+{
+    const phase *p = &r->g.ph[i], *q = p + 1;
+    return r->g.pairs && p->px == 0 && i + 1 < r->g.nph && r->a->pb->ys[3] == 1 &&
+           !r->feed[i].direct && !r->feed[i + 1].direct && q->hq == p->hq && q->wq == p->wq &&
+           p->k > 0 && q->k > 0;
 }
 
 static void do_unit(run_ctx *r, int64_t u, char *slot)
@@ -384,8 +403,18 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
             i++;
         } else if (r->feed[i].direct) {
             tconv__phase_direct_tile(r, gi, i, -1, t, slot);
-        } else
-            do_phase_tile(r, gi, &r->g.ph[i], t, slot);
+        } else if (packed_pairable(r, i)) {
+            /* both column phases, then one pass of whole-line stores */
+            const phase *p = &r->g.ph[i];
+            float *c0 = (float *)(slot + r->l.c), *c1 = (float *)(slot + r->l.c2);
+            do_phase_tile(r, gi, p, t, slot, c0, true);
+            do_phase_tile(r, gi, p + 1, t, slot, c1, true);
+            const int64_t j0 = t * r->g.nc, nc = p->cols - j0 < r->g.nc ? p->cols - j0 : r->g.nc;
+            store_c(r->a->pb, p, gi, j0, nc, c0, r->g.ldc, NULL, r->store, c1, r->pair_store);
+            i++;
+        } else {
+            do_phase_tile(r, gi, &r->g.ph[i], t, slot, (float *)(slot + r->l.c), false);
+        }
     }
 }
 

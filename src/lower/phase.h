@@ -36,6 +36,7 @@ typedef struct plan_geom {
     size_t b_floats, c_floats;    /* per-slot workspace: a B panel block, the C tile */
     const tconv_gemm_kernel *gk;  /* the packed feed's GEMM kernel */
     const tconv_igemm_kernel *ik; /* the direct feed's kernel, NULL: none */
+    bool pairs;                   /* stride 2 across: column phases may be stored in pairs */
     int64_t mr;                   /* rows per panel of packed A: gk's, or ik's if only it runs */
 } plan_geom;
 
@@ -75,7 +76,7 @@ typedef tconv_im2col_seg seg;
 
 /* Per-thread scratch: B tile | C tile | runs | first run of each panel | taps. */
 typedef struct slot_layout {
-    size_t b, c, segs, starts, taps, total;
+    size_t b, c, c2, segs, starts, taps, total; /* c2: a packed column pair's second tile */
 } slot_layout;
 
 /* The direct (igemm) feed reads B from a zero-padded copy of the input, made once per
