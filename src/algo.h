@@ -52,6 +52,10 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo);
  * Depends on nothing but its arguments (tests call it directly). */
 tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, const char **reason);
 
+/* Threads a call on shape s uses when the caller asks for `requested` (0 = the
+ * default): fewer for small problems (tconv__threads_for_work). */
+int tconv__threads_for_shape(const tconv_shape *s, int requested);
+
 /* Resolves exec's AUTO choices (algorithm, ISA, threads) and checks explicit ones
  * against the shape and the CPU. */
 tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_algo_choice *c);

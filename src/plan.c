@@ -162,11 +162,15 @@ static tconv_status check_run_exec(const tconv_plan *p, const tconv_exec *e)
     return TCONV_OK;
 }
 
-static tconv_algo_choice run_choice(const tconv_plan *p, const tconv_exec *e)
+/* The plan's choice with the threads of a run on shape s (the run's, or the plan's
+ * largest for a workspace query: fewer images never need more threads). */
+static tconv_algo_choice run_choice(const tconv_plan *p, const tconv_exec *e,
+                                    const tconv_shape *s)
 {
     tconv_algo_choice c = p->choice;
     /* the reference is single-threaded whatever the run asks for */
-    c.threads = c.algorithm == TCONV_ALGO_REFERENCE ? 1 : tconv__resolve_threads(e->num_threads);
+    c.threads = c.algorithm == TCONV_ALGO_REFERENCE ? 1
+                                                    : tconv__threads_for_shape(s, e->num_threads);
     return c;
 }
 
@@ -207,7 +211,7 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
                               TCONV_CHECK_ALL, &pb);
     if (st != TCONV_OK)
         return st;
-    tconv_algo_choice c = run_choice(plan, &e);
+    tconv_algo_choice c = run_choice(plan, &e, &pb.s);
     const size_t need = tconv__execute_workspace(&pb.s, &c, true);
     if (e.workspace || e.allocator || (e.flags & TCONV_FLAG_NO_ALLOC) || need == 0 ||
         need > SIZE_MAX - CACHE_HEADER)
@@ -248,7 +252,7 @@ tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec 
     tconv_status st = check_run_exec(plan, &e);
     if (st != TCONV_OK)
         return st;
-    tconv_algo_choice c = run_choice(plan, &e);
+    tconv_algo_choice c = run_choice(plan, &e, &plan->s);
     size_t ws = tconv__execute_workspace(&plan->s, &c, true);
     if (ws == SIZE_MAX)
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");

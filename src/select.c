@@ -96,6 +96,14 @@ tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, con
     return TCONV_ALGO_GEMM_COL2IM;
 }
 
+int tconv__threads_for_shape(const tconv_shape *s, int requested)
+{
+    const double flops = 2.0 * (double)s->n * (double)s->cin * (double)s->h * (double)s->w *
+                         (double)s->cout_g * (double)s->kh * (double)s->kw;
+    return tconv__threads_for_work(tconv__resolve_threads(requested), flops,
+                                   tconv__min_flops_per_thread());
+}
+
 tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_algo_choice *c)
 {
     const tconv_isa best = tconv_isa_detected();
@@ -115,10 +123,7 @@ tconv_status tconv__choose(const tconv_shape *s, const tconv_exec *exec, tconv_a
                                tconv_algorithm_name(c->algorithm), why);
         c->reason = "requested by the caller";
     }
-    const double flops = 2.0 * (double)s->n * (double)s->cin * (double)s->h * (double)s->w *
-                         (double)s->cout_g * (double)s->kh * (double)s->kw;
-    c->threads = tconv__threads_for_work(tconv__resolve_threads(exec->num_threads), flops,
-                                         tconv__min_flops_per_thread());
+    c->threads = tconv__threads_for_shape(s, exec->num_threads);
     if (c->algorithm == TCONV_ALGO_REFERENCE) { /* plain C, one thread, whatever the CPU */
         c->isa = TCONV_ISA_SCALAR;
         c->threads = 1;
