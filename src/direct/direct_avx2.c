@@ -182,47 +182,16 @@ static ALWAYS_INLINE void rows_s1_t(const tconv_direct_cols *c, int64_t ox_begin
     }
 }
 
-static void rows_s1_any(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                        const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s1_t(c, ox_begin, ox_end, rows, nrows, -1);
-}
-static void rows_s1_1(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                      const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s1_t(c, ox_begin, ox_end, rows, nrows, 1);
-}
-static void rows_s1_2(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                      const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s1_t(c, ox_begin, ox_end, rows, nrows, 2);
-}
-static void rows_s1_3(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                      const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s1_t(c, ox_begin, ox_end, rows, nrows, 3);
-}
-static void rows_s1_4(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                      const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s1_t(c, ox_begin, ox_end, rows, nrows, 4);
-}
-static void rows_s1_5(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                      const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s1_t(c, ox_begin, ox_end, rows, nrows, 5);
-}
-
 static void rows_s1(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
                     const tconv_direct_rowjob *rows, int64_t nrows)
 {
     switch (c->ntaps) {
-    case 1: rows_s1_1(c, ox_begin, ox_end, rows, nrows); break;
-    case 2: rows_s1_2(c, ox_begin, ox_end, rows, nrows); break;
-    case 3: rows_s1_3(c, ox_begin, ox_end, rows, nrows); break;
-    case 4: rows_s1_4(c, ox_begin, ox_end, rows, nrows); break;
-    case 5: rows_s1_5(c, ox_begin, ox_end, rows, nrows); break;
-    default: rows_s1_any(c, ox_begin, ox_end, rows, nrows); break;
+    case 1: rows_s1_t(c, ox_begin, ox_end, rows, nrows, 1); break;
+    case 2: rows_s1_t(c, ox_begin, ox_end, rows, nrows, 2); break;
+    case 3: rows_s1_t(c, ox_begin, ox_end, rows, nrows, 3); break;
+    case 4: rows_s1_t(c, ox_begin, ox_end, rows, nrows, 4); break;
+    case 5: rows_s1_t(c, ox_begin, ox_end, rows, nrows, 5); break;
+    default: rows_s1_t(c, ox_begin, ox_end, rows, nrows, -1); break;
     }
 }
 
@@ -367,53 +336,22 @@ static ALWAYS_INLINE void rows_s2_t(const tconv_direct_cols *c, int64_t ox_begin
     }
 }
 
-static void rows_s2_any(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                        const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s2_t(c, ox_begin, ox_end, rows, nrows, -1, -1);
-}
-static void rows_s2_11(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                       const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s2_t(c, ox_begin, ox_end, rows, nrows, 1, 1);
-}
-static void rows_s2_12(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                       const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s2_t(c, ox_begin, ox_end, rows, nrows, 1, 2);
-}
-static void rows_s2_21(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                       const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s2_t(c, ox_begin, ox_end, rows, nrows, 2, 1);
-}
-static void rows_s2_22(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                       const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s2_t(c, ox_begin, ox_end, rows, nrows, 2, 2);
-}
-static void rows_s2_33(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
-                       const tconv_direct_rowjob *rows, int64_t nrows)
-{
-    rows_s2_t(c, ox_begin, ox_end, rows, nrows, 3, 3);
-}
-
 static void rows_s2(const tconv_direct_cols *c, int64_t ox_begin, int64_t ox_end,
                     const tconv_direct_rowjob *rows, int64_t nrows)
 {
     const int32_t n0 = c->p_begin[1], n1 = c->p_begin[2] - c->p_begin[1];
     if (n0 == 1 && n1 == 1)
-        rows_s2_11(c, ox_begin, ox_end, rows, nrows);
+        rows_s2_t(c, ox_begin, ox_end, rows, nrows, 1, 1);
     else if (n0 == 1 && n1 == 2)
-        rows_s2_12(c, ox_begin, ox_end, rows, nrows);
+        rows_s2_t(c, ox_begin, ox_end, rows, nrows, 1, 2);
     else if (n0 == 2 && n1 == 1)
-        rows_s2_21(c, ox_begin, ox_end, rows, nrows);
+        rows_s2_t(c, ox_begin, ox_end, rows, nrows, 2, 1);
     else if (n0 == 2 && n1 == 2)
-        rows_s2_22(c, ox_begin, ox_end, rows, nrows);
+        rows_s2_t(c, ox_begin, ox_end, rows, nrows, 2, 2);
     else if (n0 == 3 && n1 == 3)
-        rows_s2_33(c, ox_begin, ox_end, rows, nrows);
+        rows_s2_t(c, ox_begin, ox_end, rows, nrows, 3, 3);
     else
-        rows_s2_any(c, ox_begin, ox_end, rows, nrows);
+        rows_s2_t(c, ox_begin, ox_end, rows, nrows, -1, -1);
 }
 
 /* ---------------------------------------------------------------- sw >= 3 */
