@@ -68,8 +68,6 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
         p->tiles = (p->cols + nc - 1) / nc;
-        if (p->tiles > g->units_per_group)
-            g->units_per_group = p->tiles;
     }
     /* one K block of one panel (the GEMM splits K into equal blocks of at most kc) */
     g->b_floats = (size_t)(g->kmax < gk->kc ? g->kmax : gk->kc) * (size_t)nr;
@@ -139,8 +137,10 @@ static int64_t max_segs(int64_t nc, int64_t nr)
 
 /* direct_only: every phase is fed directly, so no B panel and only the two MR x 48 C
  * blocks of direct_tile (plus the store functions' slack) instead of a C tile. */
-static slot_layout layout(const plan_geom *g, int64_t nr, bool direct_only)
+static slot_layout layout(const plan_geom *g)
 {
+    const int64_t nr = g->gk->nr;
+    const bool direct_only = g->direct_only;
     slot_layout l;
     const size_t c_floats = direct_only ? (size_t)(2 * DIRECT_C_BLOCK + 16) : g->c_floats;
     l.b = 0;
@@ -162,17 +162,17 @@ static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
 {
     const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
     geometry(s, gk, g);
-    g->mr = gk->mr;
     g->ik = tconv__igemm_kernel(isa, s->cout_g);
-    if (g->ik && g->ik->mr != gk->mr) {
-        copy_geom c;
-        if (!(tconv__phase_copy_bytes(s, g, &c) > 0 && tconv__phase_all_direct(s, g, &c)))
-            g->ik = tconv__igemm_kernel(isa, gk->mr);
-        else
-            g->mr = g->ik->mr;
-    }
-    if (g->ik && g->ik->mr != g->mr)
+    g->copy_bytes = g->ik ? tconv__phase_copy_bytes(s, g, &g->cg) : 0;
+    g->direct_only = g->copy_bytes > 0 && tconv__phase_all_direct(s, g, &g->cg);
+    if (g->ik && g->ik->mr != gk->mr && !g->direct_only)
+        g->ik = tconv__igemm_kernel(isa, gk->mr);
+    g->mr = g->ik && g->direct_only ? g->ik->mr : gk->mr;
+    if (g->ik && g->ik->mr != g->mr) { /* a build whose igemm does not match the GEMM */
         g->ik = NULL;
+        g->copy_bytes = 0;
+        g->direct_only = false;
+    }
     for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
         p->a_off = g->a_group;
@@ -184,21 +184,18 @@ static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
 bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
 {
     plan_geom g;
-    copy_geom c;
     const char *why;
     if (!phase_supports(s, &why))
         return false;
     full_geometry(s, isa, &g);
-    return g.ik && tconv__phase_copy_bytes(s, &g, &c) > 0 && tconv__phase_all_direct(s, &g, &c);
+    return g.direct_only;
 }
 
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
 {
     plan_geom g;
     full_geometry(s, isa, &g);
-    copy_geom c;
-    const size_t copy = tconv__phase_copy_bytes(s, &g, &c);
-    const size_t one = layout(&g, g.gk->nr, copy > 0 && tconv__phase_all_direct(s, &g, &c)).total;
+    const size_t copy = g.copy_bytes, one = layout(&g).total;
     if (one > (SIZE_MAX - copy) / (size_t)threads)
         return SIZE_MAX;
     return copy + one * (size_t)threads;
@@ -351,7 +348,7 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
     seg *segs = (seg *)(slot + r->l.segs);
     int64_t *starts = (int64_t *)(slot + r->l.starts);
     tconv_im2col_tap *taps = (tconv_im2col_tap *)(slot + r->l.taps);
-    const tconv_gemm_kernel *gk = r->gk;
+    const tconv_gemm_kernel *gk = g->gk;
     const int64_t nr = gk->nr, mr = gk->mr, m = pb->s.cout_g, K = p->k;
     const float *ap = packed + (size_t)gi * g->a_group + p->a_off;
     build_segs(pb, p, gi, j0, nc, nr, segs, starts);
@@ -380,15 +377,16 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
         store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->store, NULL, NULL);
 }
 
-/* Can packed phases i and i + 1 (columns px = 0 and 1 of a stride-2 row phase) be
- * stored as a pair? Same columns (equal hq and wq, so equal tiles), both with taps,
- * output columns contiguous. */
-static bool packed_pairable(const run_ctx *r, int i)
+/* Can phases i and i + 1 (columns px = 0 and 1 of a stride-2 row phase) be computed
+ * and stored as a pair? Same feed, same columns (equal hq and wq, hence equal tiles),
+ * both with taps, output columns contiguous. */
+static bool pairable(const run_ctx *r, int i)
 {
+    if (!r->g.pairs || i + 1 >= r->g.nph || r->a->pb->ys[3] != 1)
+        return false;
     const phase *p = &r->g.ph[i], *q = p + 1;
-    return r->g.pairs && p->px == 0 && i + 1 < r->g.nph && r->a->pb->ys[3] == 1 &&
-           !r->feed[i].direct && !r->feed[i + 1].direct && q->hq == p->hq && q->wq == p->wq &&
-           p->k > 0 && q->k > 0;
+    return p->px == 0 && r->feed[i].direct == r->feed[i + 1].direct && q->hq == p->hq &&
+           q->wq == p->wq && p->k > 0 && q->k > 0;
 }
 
 static void do_unit(run_ctx *r, int64_t u, char *slot)
@@ -398,12 +396,10 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
         if (t >= r->feed[i].tiles || (r->pass == PASS_DIRECT && !r->feed[i].direct) ||
             (r->pass == PASS_PACKED && r->feed[i].direct))
             continue;
-        if (r->feed[i].direct && tconv__phase_pairable(r, i)) {
-            tconv__phase_direct_tile(r, gi, i, i + 1, t, slot);
-            i++;
-        } else if (r->feed[i].direct) {
-            tconv__phase_direct_tile(r, gi, i, -1, t, slot);
-        } else if (packed_pairable(r, i)) {
+        const bool pair = pairable(r, i);
+        if (r->feed[i].direct) {
+            tconv__phase_direct_tile(r, gi, i, pair ? i + 1 : -1, t, slot);
+        } else if (pair) {
             /* both column phases, then one pass of whole-line stores */
             const phase *p = &r->g.ph[i];
             float *c0 = (float *)(slot + r->l.c), *c1 = (float *)(slot + r->l.c2);
@@ -411,29 +407,30 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
             do_phase_tile(r, gi, p + 1, t, slot, c1, true);
             const int64_t j0 = t * r->g.nc, nc = p->cols - j0 < r->g.nc ? p->cols - j0 : r->g.nc;
             store_c(r->a->pb, p, gi, j0, nc, c0, r->g.ldc, NULL, r->store, c1, r->pair_store);
-            i++;
         } else {
             do_phase_tile(r, gi, &r->g.ph[i], t, slot, (float *)(slot + r->l.c), false);
         }
+        if (pair)
+            i++;
     }
 }
 
-/* Feeds a phase directly when the copy exists and tconv__phase_is_direct() agrees; direct tiles
+/* Feeds a phase directly when there is a copy and tconv__phase_is_direct() agrees; direct tiles
  * cover the `nimg` images of one copy. */
-static void choose_feeds(const tconv_problem *pb, const plan_geom *g, const copy_geom *cg,
-                         bool copy, int64_t nimg, phase_feed *feed)
+static void choose_feeds(const tconv_problem *pb, const plan_geom *g, int64_t nimg,
+                         phase_feed *feed)
 {
     for (int i = 0; i < g->nph; i++) {
         const phase *p = &g->ph[i];
         phase_feed *f = &feed[i];
         memset(f, 0, sizeof *f);
         f->tiles = p->tiles;
-        f->direct = copy && tconv__phase_is_direct(&pb->s, p, cg);
+        f->direct = g->copy_bytes > 0 && tconv__phase_is_direct(&pb->s, p, &g->cg);
         if (f->direct) {
             /* Tiles of the direct feed only group vectors (each vector's sums are the
              * same whatever the tile), so they can be small: enough units for the
              * threads to share evenly, at most the packed feed's width. */
-            f->per_img = tconv__phase_vectors_per_image(p, cg);
+            f->per_img = tconv__phase_vectors_per_image(p, &g->cg);
             const int64_t total = nimg * f->per_img, nv = g->ik->nv;
             const int64_t groups = pb->s.groups, want = (MIN_UNITS + groups - 1) / groups;
             int64_t per_tile = (total + want - 1) / want;
@@ -466,7 +463,6 @@ static void run(const tconv_run_args *a)
 {
     run_ctx r;
     r.a = a;
-    r.gk = tconv__gemm_kernel(a->isa);
     r.panel_fn = tconv__im2col_panel(a->isa);
     r.store = tconv__phase_store(a->isa);
     r.pair_store = tconv__pair_store(a->isa);
@@ -477,24 +473,24 @@ static void run(const tconv_run_args *a)
     /* Directly fed phases read a padded copy of the input, made here, of all images at
      * once or (when that would be too big) of chunks of images, each followed by its
      * own pass over the direct phases; packed phases then take one pass of their own. */
-    const size_t copy = tconv__phase_copy_bytes(s, &r.g, &r.cg);
-    r.l = layout(&r.g, r.gk->nr, copy > 0 && tconv__phase_all_direct(s, &r.g, &r.cg));
+    const size_t copy = r.g.copy_bytes;
+    r.l = layout(&r.g);
     char *slots = (char *)a->workspace + copy;
     r.xc = copy > 0 ? a->workspace : NULL;
-    const int64_t chunk = copy > 0 ? r.cg.chunk : s->n;
+    const int64_t chunk = copy > 0 ? r.g.cg.chunk : s->n;
     bool packed_left = false;
     for (int64_t n0 = 0; n0 < s->n || (s->n == 0 && n0 == 0); n0 += chunk) {
         r.n0 = n0;
         r.nimg = s->n - n0 < chunk ? s->n - n0 : chunk;
-        choose_feeds(pb, &r.g, &r.cg, copy > 0, r.nimg, r.feed);
+        choose_feeds(pb, &r.g, r.nimg, r.feed);
         bool direct = false;
         for (int i = 0; i < r.g.nph; i++) {
             direct = direct || r.feed[i].direct;
             packed_left = packed_left || !r.feed[i].direct;
         }
         if (direct) {
-            const size_t planes = (size_t)(r.nimg * s->cin) * (size_t)r.cg.cs;
-            memset(r.xc + planes, 0, (size_t)r.cg.tail * sizeof(float));
+            const size_t planes = (size_t)(r.nimg * s->cin) * (size_t)r.g.cg.cs;
+            memset(r.xc + planes, 0, (size_t)r.g.cg.tail * sizeof(float));
             tconv__parallel_for(a->exec, a->threads, tconv__phase_copy_task, &r, r.nimg * s->cin);
         }
         /* one pass for everything when the copy holds the whole batch */

@@ -23,7 +23,26 @@ typedef struct phase {
     size_t a_off;   /* floats from the start of the group's packed A */
 } phase;
 
-/* The whole decomposition, a pure function of the shape and the kernel. */
+/* The direct (igemm) feed reads B from a zero-padded copy of the input, made once per
+ * call: planes (n, c) of hp x wp floats, each row a gap of zeros then the W inputs, with
+ * `top` zero rows above and enough below, so that every tap of every phase reads zeros
+ * outside the input without a bounds check or a lane mask. A phase's columns are then
+ * the copy's grid: lane (qy, qx) of a plane, qx in [0, wp), the columns qx >= wq being
+ * computed and discarded. Planes sit a number of cache lines apart that is not a
+ * multiple of 4: rows of successive channels spread over at least 32 of the 64 L1 sets
+ * (at a 4 KiB plane stride they would all fall into one). The copy costs one pass over
+ * the input where im2col copied it once per tap; it is used only when it is at most
+ * MAX_COPY of the output (transposed convolutions usually grow their input), so that
+ * with the per-thread tiles the extra memory stays below the output's size. */
+typedef struct copy_geom {
+    int64_t top, gap; /* zero rows above each plane; zero columns before each row */
+    int64_t hp, wp;   /* padded rows and pitch */
+    int64_t cs;       /* plane stride (floats) */
+    int64_t tail;     /* slack after the last plane for its spare lanes (floats) */
+    int64_t chunk;    /* images copied at a time (set by tconv__phase_copy_bytes) */
+} copy_geom;
+
+/* The whole decomposition, a pure function of the shape and the ISA (full_geometry). */
 typedef struct plan_geom {
     phase ph[TCONV_MAX_PHASES];
     int nph;
@@ -32,11 +51,13 @@ typedef struct plan_geom {
     int64_t kmax;
     int64_t nc;                   /* column tile, multiple of NR */
     int64_t ldc;                  /* row stride of the C tile */
-    int64_t units_per_group;      /* tiles of the widest phase */
     size_t b_floats, c_floats;    /* per-slot workspace: a B panel block, the C tile */
     const tconv_gemm_kernel *gk;  /* the packed feed's GEMM kernel */
     const tconv_igemm_kernel *ik; /* the direct feed's kernel, NULL: none */
     bool pairs;                   /* stride 2 across: column phases may be stored in pairs */
+    copy_geom cg;                 /* the direct feed's input copy ... */
+    size_t copy_bytes;            /* ... its bytes (0: no phase is fed directly) */
+    bool direct_only;             /* every phase with work is fed directly */
     int64_t mr;                   /* rows per panel of packed A: gk's, or ik's if only it runs */
 } plan_geom;
 
@@ -79,25 +100,6 @@ typedef struct slot_layout {
     size_t b, c, c2, segs, starts, taps, total; /* c2: a packed column pair's second tile */
 } slot_layout;
 
-/* The direct (igemm) feed reads B from a zero-padded copy of the input, made once per
- * call: planes (n, c) of hp x wp floats, each row a gap of zeros then the W inputs, with
- * `top` zero rows above and enough below, so that every tap of every phase reads zeros
- * outside the input without a bounds check or a lane mask. A phase's columns are then
- * the copy's grid: lane (qy, qx) of a plane, qx in [0, wp), the columns qx >= wq being
- * computed and discarded. Planes sit a number of cache lines apart that is not a
- * multiple of 4: rows of successive channels spread over at least 32 of the 64 L1 sets
- * (at a 4 KiB plane stride they would all fall into one). The copy costs one pass over
- * the input where im2col copied it once per tap; it is used only when it is at most
- * MAX_COPY of the output (transposed convolutions usually grow their input), so that
- * with the per-thread tiles the extra memory stays below the output's size. */
-typedef struct copy_geom {
-    int64_t top, gap; /* zero rows above each plane; zero columns before each row */
-    int64_t hp, wp;   /* padded rows and pitch */
-    int64_t cs;       /* plane stride (floats) */
-    int64_t tail;     /* slack after the last plane for its spare lanes (floats) */
-    int64_t chunk;    /* images copied at a time (set by copy_bytes) */
-} copy_geom;
-
 /* How the B columns of a phase are fed to the GEMM. */
 typedef struct phase_feed {
     bool direct;      /* igemm from the input's copy (else: packed im2col panels) */
@@ -108,7 +110,6 @@ typedef struct phase_feed {
 
 typedef struct run_ctx {
     const tconv_run_args *a;
-    const tconv_gemm_kernel *gk;
     tconv_im2col_panel_fn panel_fn;
     tconv_phase_store_fn store;
     tconv_pair_store_fn pair_store;
@@ -116,10 +117,9 @@ typedef struct run_ctx {
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
     int64_t units_per_group; /* of the current pass */
-    copy_geom cg;            /* the copy the direct feed reads */
-    float *xc;
-    int64_t n0, nimg; /* the images in the copy (this pass) */
-    int pass;         /* PASS_* : which phases this pass of units runs */
+    float *xc;               /* the input's copy (geometry in g.cg) */
+    int64_t n0, nimg;        /* the images in the copy (this pass) */
+    int pass;                /* PASS_* : which phases this pass of units runs */
 } run_ctx;
 
 enum { PASS_ALL, PASS_DIRECT, PASS_PACKED };
@@ -144,7 +144,5 @@ size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_ge
 void tconv__phase_copy_task(void *ctx, int64_t i);
 /* Tile t of directly fed phase q0 (and q1 >= 0, stored as a column pair). */
 void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot);
-/* Can phases i and i + 1 be computed and stored as a column pair? */
-bool tconv__phase_pairable(const run_ctx *r, int i);
 
 #endif /* TCONV_PHASE_H */

@@ -113,7 +113,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const tconv_problem *pb = r->a->pb;
     const tconv_shape *s = &pb->s;
     const plan_geom *g = &r->g;
-    const copy_geom *cg = &r->cg;
+    const copy_geom *cg = &r->g.cg;
     const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
     const phase *p = &g->ph[q0];
     const int64_t per_img = r->feed[q0].per_img, per_tile = r->feed[q0].per_tile;
@@ -211,23 +211,13 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     }
 }
 
-/* Can phases i and i + 1 (columns px = 0 and 1 of a stride-2 row phase) be stored as a
- * pair? Both fed directly over the same grid, output columns contiguous. */
-bool tconv__phase_pairable(const run_ctx *r, int i)
-{
-    const phase *p = &r->g.ph[i];
-    return r->a->pb->s.sw == 2 && p->px == 0 && i + 1 < r->g.nph && r->a->pb->ys[3] == 1 &&
-           r->feed[i].direct && r->feed[i + 1].direct && r->g.ph[i + 1].hq == p->hq &&
-           r->g.ph[i + 1].wq == p->wq;
-}
-
 /* Plane (n, c) of the input into the copy: each row its gap of zeros and its inputs,
  * zero rows above and below, zeros to the plane stride (spare lanes read them). */
 void tconv__phase_copy_task(void *ctx, int64_t i)
 {
     const run_ctx *r = ctx;
     const tconv_problem *pb = r->a->pb;
-    const copy_geom *cg = &r->cg;
+    const copy_geom *cg = &r->g.cg;
     const int64_t n = r->n0 + i / pb->s.cin, c = i % pb->s.cin, w = pb->s.w;
     const float *src = pb->x + n * pb->xs[0] + c * pb->xs[1];
     float *dst = r->xc + i * cg->cs;
