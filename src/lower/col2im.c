@@ -176,6 +176,24 @@ static void valid_range(int64_t in, int64_t stride, int64_t off, int64_t limit, 
         *lo = *hi;
 }
 
+/* Row `row` of a C tile: output channel c of the block and kernel tap (ky, kx), whose
+ * inputs [iylo, iyhi) x [ixlo, ixhi) land on outputs (iy*sh + oy0, ix*sw + ox0). */
+typedef struct tile_row {
+    int64_t c, oy0, ox0, iylo, iyhi, ixlo, ixhi;
+} tile_row;
+
+static tile_row tile_row_at(const tconv_shape *s, int64_t row)
+{
+    const int64_t khw = s->kh * s->kw, ky = row % khw / s->kw, kx = row % s->kw;
+    tile_row t;
+    t.c = row / khw;
+    t.oy0 = ky * s->dh - s->ph;
+    t.ox0 = kx * s->dw - s->pw;
+    valid_range(s->h, s->sh, t.oy0, s->hout, &t.iylo, &t.iyhi);
+    valid_range(s->w, s->sw, t.ox0, s->wout, &t.ixlo, &t.ixhi);
+    return t;
+}
+
 /* Sets output channels [co0, co0 + cb) of group gi of images [n_from, n_to) to the bias. */
 static void start_at_bias(const tconv_problem *pb, int64_t gi, int64_t co0, int64_t cb,
                           int64_t n_from, int64_t n_to, const float *bias)
@@ -198,7 +216,7 @@ static void scatter(const tconv_problem *pb, const geom *g, int64_t gi, int64_t 
                     const float *bias)
 {
     const tconv_shape *s = &pb->s;
-    const int64_t khw = s->kh * s->kw, hw = g->hw, ys0 = pb->ys[0], ys2 = pb->ys[2],
+    const int64_t hw = g->hw, ys0 = pb->ys[0], ys2 = pb->ys[2],
                   ys3 = pb->ys[3];
     /* A tile of whole images whose (row, pixel) pairs are few (small images: 1x1 ->
      * 4x4 and the like): list the pairs that land in the output once, then per image
@@ -212,15 +230,11 @@ static void scatter(const tconv_problem *pb, const geom *g, int64_t gi, int64_t 
         } pairs[MAX_PAIRS];
         int64_t np = 0;
         for (int64_t row = 0; row < m; row++) {
-            const int64_t c = row / khw, ky = row % khw / s->kw, kx = row % s->kw;
-            const int64_t oy0 = ky * s->dh - s->ph, ox0 = kx * s->dw - s->pw;
-            int64_t iylo, iyhi, ixlo, ixhi;
-            valid_range(s->h, s->sh, oy0, s->hout, &iylo, &iyhi);
-            valid_range(s->w, s->sw, ox0, s->wout, &ixlo, &ixhi);
-            for (int64_t iy = iylo; iy < iyhi; iy++)
-                for (int64_t ix = ixlo; ix < ixhi; ix++) {
-                    pairs[np].dst = (co0 + c) * pb->ys[1] + (iy * s->sh + oy0) * ys2 +
-                                    (ix * s->sw + ox0) * ys3;
+            const tile_row tr = tile_row_at(s, row);
+            for (int64_t iy = tr.iylo; iy < tr.iyhi; iy++)
+                for (int64_t ix = tr.ixlo; ix < tr.ixhi; ix++) {
+                    pairs[np].dst = (co0 + tr.c) * pb->ys[1] + (iy * s->sh + tr.oy0) * ys2 +
+                                    (ix * s->sw + tr.ox0) * ys3;
                     pairs[np].src = row * nc + iy * s->w + ix;
                     np++;
                 }
@@ -239,12 +253,10 @@ static void scatter(const tconv_problem *pb, const geom *g, int64_t gi, int64_t 
         start_at_bias(pb, gi, co0, cb, n0 + j0 / hw, n0 + (j0 + nc + hw - 1) / hw, bias);
     /* Otherwise row by row, the tile's runs of one input row each. */
     for (int64_t row = 0; row < m; row++) {
-        const int64_t c = row / khw, ky = row % khw / s->kw, kx = row % s->kw;
-        const int64_t oy0 = ky * s->dh - s->ph, ox0 = kx * s->dw - s->pw;
-        int64_t iylo, iyhi, ixlo, ixhi;
-        valid_range(s->h, s->sh, oy0, s->hout, &iylo, &iyhi);
-        valid_range(s->w, s->sw, ox0, s->wout, &ixlo, &ixhi);
-        float *yc = pb->y + (gi * s->cout_g + co0 + c) * pb->ys[1];
+        const tile_row tr = tile_row_at(s, row);
+        const int64_t oy0 = tr.oy0, ox0 = tr.ox0, iylo = tr.iylo, iyhi = tr.iyhi;
+        const int64_t ixlo = tr.ixlo, ixhi = tr.ixhi;
+        float *yc = pb->y + (gi * s->cout_g + co0 + tr.c) * pb->ys[1];
         const float *src = cbuf + row * nc;
         for (int64_t j = j0; j < j0 + nc;) {
             const int64_t n = n0 + j / hw, iy = j % hw / s->w, ix = j % s->w;
