@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "algo.h"
+#include "gemm/gemm.h"
 #include "lower/lower.h"
 #include "thread/pool.h"
 #include "testutil.h"
@@ -221,6 +222,7 @@ static void test_edge_shapes(void **state)
         {1, 6, 5, 5, 7, 2, 4, 0, 3, 1, 1, 0},     /* kernel smaller than stride */
         {5, 16, 10, 10, 16, 3, 1, 1, 0, 1, 1, 0}, /* s1_k3-like: input copied in chunks */
         {2, 8, 20, 33, 24, 4, 2, 1, 0, 1, 1, 0},  /* rows wider than a vector, odd width */
+        {2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1, 0},    /* dcgan5-like: AUTO takes the 4-row igemm */
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -279,10 +281,18 @@ static void test_select(void **state)
     s = (tconv_shape){.n = 64, .cin = 64, .h = 32, .w = 32, .cout = 3, .kh = 4, .kw = 4,
                       .hout = 64, .wout = 64, .groups = 1, .cin_g = 64, .cout_g = 3,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
-    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_PHASE_GEMM);
-    assert_true(tconv__phase_direct_only(&s, TCONV_ISA_AVX512));
+    const bool igemm = tconv__igemm_kernel(TCONV_ISA_AVX512, 3) != NULL; /* x86-64 builds */
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why),
+                     igemm ? TCONV_ALGO_PHASE_GEMM : TCONV_ALGO_DIRECT);
+    assert_true(tconv__phase_direct_only(&s, TCONV_ISA_AVX512) == igemm);
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX2, &why), TCONV_ALGO_DIRECT);
     assert_false(tconv__phase_direct_only(&s, TCONV_ISA_AVX2));
+    /* the scaled-down dcgan5 of test_edge_shapes, so that it runs the 4-row kernel */
+    s = (tconv_shape){.n = 2, .cin = 16, .h = 6, .w = 7, .cout = 3, .kh = 4, .kw = 4,
+                      .hout = 12, .wout = 14, .groups = 1, .cin_g = 16, .cout_g = 3,
+                      .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why),
+                     igemm ? TCONV_ALGO_PHASE_GEMM : TCONV_ALGO_DIRECT);
     s.cin = s.cin_g = 8;
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_DIRECT);
     /* too many phases for the phase path */
