@@ -10,8 +10,8 @@
  * GCC 12 rebuilds mask registers from general registers inside the loop (kmovw, on an
  * FMA port), which cost 20%.
  *
- * This file is generated-looking on purpose: one body, written once with rows and
- * vectors guarded by the compile-time constants mr and nv, instantiated per shape;
+ * One body serves both kernels: rows and vectors are guarded by the compile-time
+ * constants mr and nv, and each call below instantiates it for one shape;
  * the accumulators are named variables (an array indexed in loops would live in
  * memory) and the ones a shape does not use are dead code.
  *

@@ -73,8 +73,9 @@ typedef struct plan_geom {
 #define DIRECT_C_BLOCK (8 * 48)
 
 /* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
- * reloaded once per block (measured on dcgan4, unet_up2, s1_k3: 64 loses 5-15%, 256
- * and 512 are within noise); and the least fraction of vector lanes that must hold
+ * reloaded once per block (measured on dcgan4, unet_up2, s1_k3 with an earlier,
+ * lane-masked version of the kernel: 64 lost 5-15%, 256 and 512 were within noise;
+ * not remeasured since); and the least fraction of vector lanes that must hold
  * real columns (rows much narrower than a vector waste lanes; the packed feed wastes
  * none). */
 #define KBLOCK_DIRECT 256

@@ -49,8 +49,9 @@ int tconv__threads_for_work(int threads, double flops, double min_flops_per_thre
 /* That minimum: $TCONV_MIN_FLOPS_PER_THREAD if set to a number >= 0 (0: no cap; the
  * test suites set it, so that small problems still run on every thread count they
  * ask for), else TCONV_MIN_FLOPS_PER_THREAD_DEFAULT. Read once. Measured on the
- * development machine: at 2 threads small_b1 (0.3 MFLOP) took 26 us against 7 us on
- * one, fcn_up (3.6 MFLOP) 77 us against 53, and dw_k4s2 (8.4 MFLOP) gained 25%. */
+ * development machine (plan runs, one harness run, before the rule): at 2 threads
+ * small_b1 (0.3 MFLOP) took 22 us against 5.6 us on one, fcn_up (3.6 MFLOP) 64 us
+ * against 43, while dw_k4s2 (8.4 MFLOP) ran 1.5x faster (0.17 ms against 0.26). */
 #define TCONV_MIN_FLOPS_PER_THREAD_DEFAULT 4e6
 double tconv__min_flops_per_thread(void);
 
