@@ -501,16 +501,33 @@ static void test_threads_for_work(void **state)
     assert_int_equal(tconv__threads_for_work(3, 0.0, 4e6), 1);      /* N = 0 */
     assert_int_equal(tconv__threads_for_work(3, 0.3e6, 0.0), 3);    /* cap off */
     assert_int_equal(tconv__threads_for_work(1, 1e12, 4e6), 1);
-    /* the choice applies the rule (meson test runs this suite with the cap off) */
-    tconv_shape s = {.n = 1, .cin = 16, .h = 8, .w = 8, .cout = 16, .kh = 3, .kw = 3,
-                     .hout = 8, .wout = 8, .groups = 1, .cin_g = 16, .cout_g = 16,
-                     .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    /* One-shot calls and plan runs apply the rule (small_b1's shape, 0.3 MFLOP, asking
+     * for 2 threads). The suite runs with the cap off; meson also runs this test alone
+     * with the default cap (test 'algos_thread_cap'), where both must report 1. */
+    const int want = tconv__threads_for_work(2, 2.0 * 16 * 8 * 8 * 16 * 9,
+                                             tconv__min_flops_per_thread());
+    if (tconv__min_flops_per_thread() > 0.0)
+        assert_int_equal(want, 1);
+    tu_rng r = tu_rng_seed(3);
+    tconv_params p = tconv_params_default();
+    p.padding[0] = p.padding[1] = 1;
+    int64_t xs[4] = {1, 16, 8, 8}, ws[4] = {16, 16, 3, 3}, ys[4] = {1, 16, 8, 8};
+    tu_tensor x = tu_tensor_new(4, xs, TU_CONTIGUOUS, &r, 0);
+    tu_tensor w = tu_tensor_new(4, ws, TU_CONTIGUOUS, &r, 0);
+    tu_tensor y = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
     tconv_exec e = tconv_exec_default();
     e.num_threads = 2;
-    tconv_algo_choice c;
-    assert_int_equal(tconv__choose(&s, &e, &c), TCONV_OK);
-    assert_int_equal(c.threads, tconv__threads_for_work(2, 2.0 * 16 * 8 * 8 * 16 * 9,
-                                                        tconv__min_flops_per_thread()));
+    tconv_report rep;
+    assert_int_equal(tconv_convtranspose2d_ex(&p, &x.t, &w.t, NULL, &y.t, &e, &rep), TCONV_OK);
+    assert_int_equal(rep.num_threads, want);
+    tconv_plan *plan = NULL;
+    assert_int_equal(tconv_plan_create(&plan, &p, &x.t, &w.t, NULL, &e), TCONV_OK);
+    assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &e, &rep), TCONV_OK);
+    assert_int_equal(rep.num_threads, want);
+    tconv_plan_destroy(plan);
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&y);
 }
 
 /* A counting allocator over aligned_alloc. */
@@ -582,5 +599,8 @@ int main(void)
         cmocka_unit_test(test_threads_for_work),
         cmocka_unit_test(test_random_problems),
     };
+    /* $TCONV_TEST_FILTER: run only the tests whose names match (meson's algos_thread_cap) */
+    if (getenv("TCONV_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TCONV_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
