@@ -48,6 +48,12 @@ double tconv__phase_efficiency(const tconv_shape *s);
  * (igemm, no im2col) at this ISA? Pure; the algorithm choice asks it. */
 bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa);
 
+/* The direct feed's tiles for this shape at this ISA (tests check that each way of
+ * cutting them is exercised): images per tile and tiles per image; 0 and 0 when no
+ * phase is fed directly. Pure. */
+void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
+                               int64_t *tiles_per_img);
+
 extern const tconv_algo_impl tconv__algo_phase_gemm;
 extern const tconv_algo_impl tconv__algo_gemm_col2im;
 

@@ -135,15 +135,17 @@ static int64_t max_segs(int64_t nc, int64_t nr)
     return nc + nc / nr + 1;
 }
 
-/* direct_only: every phase is fed directly, so no B panel and only the two MR x 48 C
- * blocks of direct_tile (plus the store functions' slack) instead of a C tile. */
+/* The direct feed's copy of its tile's part of the grid comes first; direct_only:
+ * every phase is fed directly, so no B panel and only the two MR x 48 C blocks of
+ * direct_tile (plus the store functions' slack) instead of a C tile. */
 static slot_layout layout(const plan_geom *g)
 {
     const int64_t nr = g->gk->nr;
     const bool direct_only = g->direct_only;
     slot_layout l;
     const size_t c_floats = direct_only ? (size_t)(2 * DIRECT_C_BLOCK + 16) : g->c_floats;
-    l.b = 0;
+    l.copy = 0;
+    l.b = l.copy + g->copy_bytes;
     l.c = l.b + (direct_only ? 0 : tconv__align_up(g->b_floats * sizeof(float)));
     l.c2 = l.c + tconv__align_up(c_floats * sizeof(float));
     l.segs = l.c2 + (g->pairs && !direct_only ? tconv__align_up(c_floats * sizeof(float)) : 0);
@@ -191,14 +193,29 @@ bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
     return g.direct_only;
 }
 
+void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
+                               int64_t *tiles_per_img)
+{
+    plan_geom g;
+    const char *why;
+    *imgs = *tiles_per_img = 0;
+    if (!phase_supports(s, &why))
+        return;
+    full_geometry(s, isa, &g);
+    if (g.copy_bytes > 0) {
+        *imgs = g.cg.imgs;
+        *tiles_per_img = g.cg.tiles_per_img;
+    }
+}
+
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
 {
     plan_geom g;
     full_geometry(s, isa, &g);
-    const size_t copy = g.copy_bytes, one = layout(&g).total;
-    if (one > (SIZE_MAX - copy) / (size_t)threads)
+    const size_t one = layout(&g).total;
+    if (one > SIZE_MAX / (size_t)threads)
         return SIZE_MAX;
-    return copy + one * (size_t)threads;
+    return one * (size_t)threads;
 }
 
 /* Walks the columns [j0, j0+nc) of a phase as runs of constant (n, qy). */
@@ -392,9 +409,10 @@ static bool pairable(const run_ctx *r, int i)
 static void do_unit(run_ctx *r, int64_t u, char *slot)
 {
     const int64_t gi = u / r->units_per_group, t = u % r->units_per_group;
+    if (r->any_direct && t < r->g.cg.tiles)
+        tconv__phase_copy_tile(r, gi, t, slot);
     for (int i = 0; i < r->g.nph; i++) {
-        if (t >= r->feed[i].tiles || (r->pass == PASS_DIRECT && !r->feed[i].direct) ||
-            (r->pass == PASS_PACKED && r->feed[i].direct))
+        if (t >= r->feed[i].tiles)
             continue;
         const bool pair = pairable(r, i);
         if (r->feed[i].direct) {
@@ -415,50 +433,13 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
     }
 }
 
-/* Feeds a phase directly when there is a copy and tconv__phase_is_direct() agrees; direct tiles
- * cover the `nimg` images of one copy. */
-static void choose_feeds(const tconv_problem *pb, const plan_geom *g, int64_t nimg,
-                         phase_feed *feed)
-{
-    for (int i = 0; i < g->nph; i++) {
-        const phase *p = &g->ph[i];
-        phase_feed *f = &feed[i];
-        memset(f, 0, sizeof *f);
-        f->tiles = p->tiles;
-        f->direct = g->copy_bytes > 0 && tconv__phase_is_direct(&pb->s, p, &g->cg);
-        if (f->direct) {
-            /* Tiles of the direct feed only group vectors (each vector's sums are the
-             * same whatever the tile), so they can be small: enough units for the
-             * threads to share evenly, at most the packed feed's width. */
-            f->per_img = tconv__phase_vectors_per_image(p, &g->cg);
-            const int64_t total = nimg * f->per_img, nv = g->ik->nv;
-            const int64_t groups = pb->s.groups, want = (MIN_UNITS + groups - 1) / groups;
-            int64_t per_tile = (total + want - 1) / want;
-            per_tile = (per_tile + nv - 1) / nv * nv;
-            f->per_tile = per_tile < g->nc / VW ? per_tile : g->nc / VW;
-            f->tiles = (total + f->per_tile - 1) / f->per_tile;
-        }
-    }
-}
-
-/* Tiles of the widest phase this pass runs. */
-static int64_t pass_units(const run_ctx *r)
-{
-    int64_t u = 0;
-    for (int i = 0; i < r->g.nph; i++) {
-        const phase_feed *f = &r->feed[i];
-        if ((r->pass == PASS_DIRECT && !f->direct) || (r->pass == PASS_PACKED && f->direct))
-            continue;
-        u = f->tiles > u ? f->tiles : u;
-    }
-    return u;
-}
-
 static void unit_fn(void *ctx, int64_t u, void *slot)
 {
     do_unit(ctx, u, slot);
 }
 
+/* One pass of units (group, tile) over every phase: tile t of a directly fed phase
+ * is the copy's tile t (tconv__phase_tile_span), of a packed one its t-th nc columns. */
 static void run(const tconv_run_args *a)
 {
     run_ctx r;
@@ -469,48 +450,20 @@ static void run(const tconv_run_args *a)
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;
     full_geometry(s, a->isa, &r.g);
-
-    /* Directly fed phases read a padded copy of the input, made here, of all images at
-     * once or (when that would be too big) of chunks of images, each followed by its
-     * own pass over the direct phases; packed phases then take one pass of their own. */
-    const size_t copy = r.g.copy_bytes;
     r.l = layout(&r.g);
-    char *slots = (char *)a->workspace + copy;
-    r.xc = copy > 0 ? a->workspace : NULL;
-    const int64_t chunk = copy > 0 ? r.g.cg.chunk : s->n;
-    bool packed_left = false;
-    for (int64_t n0 = 0; n0 < s->n || (s->n == 0 && n0 == 0); n0 += chunk) {
-        r.n0 = n0;
-        r.nimg = s->n - n0 < chunk ? s->n - n0 : chunk;
-        choose_feeds(pb, &r.g, r.nimg, r.feed);
-        bool direct = false;
-        for (int i = 0; i < r.g.nph; i++) {
-            direct = direct || r.feed[i].direct;
-            packed_left = packed_left || !r.feed[i].direct;
-        }
-        if (direct) {
-            const size_t planes = (size_t)(r.nimg * s->cin) * (size_t)r.g.cg.cs;
-            memset(r.xc + planes, 0, (size_t)r.g.cg.tail * sizeof(float));
-            tconv__parallel_for(a->exec, a->threads, tconv__phase_copy_task, &r, r.nimg * s->cin);
-        }
-        /* one pass for everything when the copy holds the whole batch */
-        r.pass = chunk >= s->n ? PASS_ALL : PASS_DIRECT;
-        if (r.pass == PASS_ALL)
-            packed_left = false;
-        if (r.pass == PASS_ALL || direct) {
-            r.units_per_group = pass_units(&r);
-            tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r, slots,
-                             r.l.total);
-        }
-        if (s->n == 0)
-            break;
+    r.any_direct = false;
+    r.units_per_group = 0;
+    for (int i = 0; i < r.g.nph; i++) {
+        const phase *p = &r.g.ph[i];
+        phase_feed *f = &r.feed[i];
+        f->direct = r.g.copy_bytes > 0 && tconv__phase_is_direct(s, p, &r.g.cg);
+        f->vecs = f->direct ? tconv__phase_vectors_per_image(p, &r.g.cg) : 0;
+        f->tiles = f->direct ? r.g.cg.tiles : p->tiles;
+        r.any_direct = r.any_direct || f->direct;
+        r.units_per_group = f->tiles > r.units_per_group ? f->tiles : r.units_per_group;
     }
-    if (packed_left) {
-        r.pass = PASS_PACKED;
-        r.units_per_group = pass_units(&r);
-        tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r, slots,
-                         r.l.total);
-    }
+    tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
+                     a->workspace, r.l.total);
 }
 
 const tconv_algo_impl tconv__algo_phase_gemm = {

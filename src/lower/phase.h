@@ -23,23 +23,30 @@ typedef struct phase {
     size_t a_off;   /* floats from the start of the group's packed A */
 } phase;
 
-/* The direct (igemm) feed reads B from a zero-padded copy of the input, made once per
- * call: planes (n, c) of hp x wp floats, each row a gap of zeros then the W inputs, with
- * `top` zero rows above and enough below, so that every tap of every phase reads zeros
- * outside the input without a bounds check or a lane mask. A phase's columns are then
- * the copy's grid: lane (qy, qx) of a plane, qx in [0, wp), the columns qx >= wq being
- * computed and discarded. Planes sit a number of cache lines apart that is not a
- * multiple of 4: rows of successive channels spread over at least 32 of the 64 L1 sets
- * (at a 4 KiB plane stride they would all fall into one). The copy costs one pass over
- * the input where im2col copied it once per tap; it is used only when it is at most
- * MAX_COPY of the output (transposed convolutions usually grow their input), so that
- * with the per-thread tiles the extra memory stays below the output's size. */
+/* The direct (igemm) feed reads B from a zero-padded grid of the input: planes (n, c)
+ * of rows of pitch wp, each row a gap of zeros then the W inputs, `top` zero rows above
+ * and zeros below, so that every tap of every phase is a constant offset into the plane
+ * and reads zeros outside the input without a bounds check or a lane mask. A phase's
+ * columns are the grid's points: lane (qy, qx) of a plane, qx in [0, wp), those with
+ * qx >= wq computed and discarded; 16 consecutive lanes make a vector.
+ * No pass copies the whole input: each work unit (group, tile) first copies the part
+ * of the grid its vectors read, for its group's channels, into its own slot, and reads
+ * it from there (written to L2 and read back from it, never a trip to memory; no
+ * pass of its own, no barrier between copy and arithmetic). A tile is either a run of
+ * vectors of one image or whole images; its copy of plane (n, c) holds the flat
+ * grid points [f_lo, f_hi) of the plane (see tconv__phase_copy_tile), and the planes
+ * sit a number of cache lines apart that is not a multiple of 4, so that rows of
+ * successive channels spread over the L1 sets. */
 typedef struct copy_geom {
-    int64_t top, gap; /* zero rows above each plane; zero columns before each row */
-    int64_t hp, wp;   /* padded rows and pitch */
-    int64_t cs;       /* plane stride (floats) */
-    int64_t tail;     /* slack after the last plane for its spare lanes (floats) */
-    int64_t chunk;    /* images copied at a time (set by tconv__phase_copy_bytes) */
+    int64_t top, gap;       /* zero rows above each plane; zero columns before each row */
+    int64_t hp, wp;         /* padded rows and pitch */
+    int64_t off_lo, off_hi; /* least and greatest tap offset of any phase (floats, >= 0) */
+    int64_t vecs;           /* vectors per image, largest phase */
+    int64_t per_tile;       /* vectors of each image a tile covers (vecs when imgs > 1) */
+    int64_t tiles_per_img;  /* tiles of one image (1 when imgs > 1) */
+    int64_t imgs;           /* images per tile */
+    int64_t tiles;          /* tiles per group */
+    int64_t cs;             /* plane stride of a tile's copy (floats) */
 } copy_geom;
 
 /* The whole decomposition, a pure function of the shape and the ISA (full_geometry). */
@@ -55,8 +62,8 @@ typedef struct plan_geom {
     const tconv_gemm_kernel *gk;  /* the packed feed's GEMM kernel */
     const tconv_igemm_kernel *ik; /* the direct feed's kernel, NULL: none */
     bool pairs;                   /* stride 2 across: column phases may be stored in pairs */
-    copy_geom cg;                 /* the direct feed's input copy ... */
-    size_t copy_bytes;            /* ... its bytes (0: no phase is fed directly) */
+    copy_geom cg;                 /* the direct feed's grid and tiles ... */
+    size_t copy_bytes;            /* ... and its copy per slot (0: no phase is fed directly) */
     bool direct_only;             /* every phase with work is fed directly */
     int64_t mr;                   /* rows per panel of packed A: gk's, or ik's if only it runs */
 } plan_geom;
@@ -72,6 +79,11 @@ typedef struct plan_geom {
 /* Floats of one C block of the direct feed: MR x 16*NV of either igemm kernel. */
 #define DIRECT_C_BLOCK (8 * 48)
 
+/* The largest copy a unit makes (bytes, per thread): tiles of many channels or wide
+ * rows are cut shorter to stay within it (the copy must stay in L2 beside the A panels
+ * it is multiplied with); if even one vector group does not fit, the packed feed runs. */
+#define COPY_SLOT_BYTES (512 * 1024)
+
 /* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
  * reloaded once per block (measured on dcgan4, unet_up2, s1_k3 with an earlier,
  * lane-masked version of the kernel: 64 lost 5-15%, 256 and 512 were within noise;
@@ -86,27 +98,22 @@ typedef struct plan_geom {
  * 80% lanes: direct 0.9x). */
 #define SMALL_M              32
 #define MIN_LANE_USE_SMALL_M 0.75
-#define MAX_COPY             0.85
-/* Copies this small (floats) are allowed whatever the output size (tiny layers: the
- * packed path's own panel and tile are larger). */
-#define SMALL_COPY 32768
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */
 #define LIMIT 64
 
 typedef tconv_im2col_seg seg;
 
-/* Per-thread scratch: B tile | C tile | runs | first run of each panel | taps. */
+/* Per-thread scratch: input copy | B tile | C tile | runs | first run of each panel | taps. */
 typedef struct slot_layout {
-    size_t b, c, c2, segs, starts, taps, total; /* c2: a packed column pair's second tile */
+    size_t copy, b, c, c2, segs, starts, taps, total; /* c2: a packed column pair's second tile */
 } slot_layout;
 
 /* How the B columns of a phase are fed to the GEMM. */
 typedef struct phase_feed {
-    bool direct;      /* igemm from the input's copy (else: packed im2col panels) */
-    int64_t per_img;  /* vectors per image */
-    int64_t per_tile; /* vectors per tile */
-    int64_t tiles;    /* column tiles of the unit loop */
+    bool direct;  /* igemm from the unit's copy of the grid (else: packed im2col panels) */
+    int64_t vecs; /* direct: vectors per image */
+    int64_t tiles; /* tiles of the unit loop */
 } phase_feed;
 
 typedef struct run_ctx {
@@ -117,13 +124,15 @@ typedef struct run_ctx {
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
-    int64_t units_per_group; /* of the current pass */
-    float *xc;               /* the input's copy (geometry in g.cg) */
-    int64_t n0, nimg;        /* the images in the copy (this pass) */
-    int pass;                /* PASS_* : which phases this pass of units runs */
+    bool any_direct;
+    int64_t units_per_group;
 } run_ctx;
 
-enum { PASS_ALL, PASS_DIRECT, PASS_PACKED };
+/* The part of the grid a direct tile covers: images [n0, n0 + nimg), vectors
+ * [vlo, vhi) of each (a phase with fewer vectors stops at its own count). */
+typedef struct tile_span {
+    int64_t n0, nimg, vlo, vhi;
+} tile_span;
 
 /* The columns of a directly fed phase are vectors of VW lanes: 16 consecutive points of
  * one image's plane in the copy's grid (pitch wp; see copy_geom). */
@@ -131,7 +140,7 @@ enum { VW = 16 };
 
 /* ------------------------------------------------------------ phase_direct.c */
 
-/* The copy's grid for this shape (false: taps reach too far for a copy). */
+/* The grid for this shape (false: taps reach too far for a copy). */
 bool tconv__phase_copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c);
 /* Vectors per image of a directly fed phase. */
 int64_t tconv__phase_vectors_per_image(const phase *p, const copy_geom *c);
@@ -139,11 +148,15 @@ int64_t tconv__phase_vectors_per_image(const phase *p, const copy_geom *c);
 bool tconv__phase_is_direct(const tconv_shape *s, const phase *p, const copy_geom *c);
 /* Does every phase with work take the direct feed (given a copy)? */
 bool tconv__phase_all_direct(const tconv_shape *s, const plan_geom *g, const copy_geom *c);
-/* Bytes of the copy, 0 when no phase is fed directly; sets c (and c->chunk). */
+/* The grid and the direct tiles (sets c); returns the bytes of a unit's copy, 0 when
+ * no phase is fed directly. */
 size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_geom *c);
-/* A parallel-for task: plane i of the current chunk into the copy. */
-void tconv__phase_copy_task(void *ctx, int64_t i);
-/* Tile t of directly fed phase q0 (and q1 >= 0, stored as a column pair). */
+/* The images and vectors of direct tile t. */
+tile_span tconv__phase_tile_span(const copy_geom *c, int64_t n, int64_t t);
+/* The part of the grid that tile t of group gi reads, into the slot's copy. */
+void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot);
+/* Tile t of directly fed phase q0 (and q1 >= 0, stored as a column pair), from the
+ * slot's copy. */
 void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot);
 
 #endif /* TCONV_PHASE_H */

@@ -13,22 +13,28 @@
 bool tconv__phase_copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c)
 {
     memset(c, 0, sizeof *c);
+    /* taps reach rows [ylo, yhi] and columns [xlo, xhi] around a phase's point; the
+     * phases read rows [dy0, dy1] and columns [dx0, dx1] of the input */
     int64_t dy0 = 0, dy1 = 0, dx0 = 0, dx1 = 0, hq = 0, wq = 0;
+    int64_t ylo = INT64_MAX, yhi = INT64_MIN, xlo = INT64_MAX, xhi = INT64_MIN;
     for (int i = 0; i < g->nph; i++) {
         const phase *p = &g->ph[i];
         if (p->k == 0 || p->cols == 0)
             continue;
         const int64_t ylast = p->ty.d0 + (p->ty.count - 1) * p->ty.dstep,
                       xlast = p->tx.d0 + (p->tx.count - 1) * p->tx.dstep;
-        const int64_t ylo = ylast < p->ty.d0 ? ylast : p->ty.d0,
-                      yhi = ylast < p->ty.d0 ? p->ty.d0 : ylast;
-        const int64_t xlo = xlast < p->tx.d0 ? xlast : p->tx.d0,
-                      xhi = xlast < p->tx.d0 ? p->tx.d0 : xlast;
-        /* rows [ylo, hq - 1 + yhi] and columns [xlo, wq - 1 + xhi] are read */
-        dy0 = ylo < dy0 ? ylo : dy0;
-        dx0 = xlo < dx0 ? xlo : dx0;
-        dy1 = p->hq - 1 + yhi > dy1 ? p->hq - 1 + yhi : dy1;
-        dx1 = p->wq - 1 + xhi > dx1 ? p->wq - 1 + xhi : dx1;
+        const int64_t pylo = ylast < p->ty.d0 ? ylast : p->ty.d0,
+                      pyhi = ylast < p->ty.d0 ? p->ty.d0 : ylast;
+        const int64_t pxlo = xlast < p->tx.d0 ? xlast : p->tx.d0,
+                      pxhi = xlast < p->tx.d0 ? p->tx.d0 : xlast;
+        ylo = pylo < ylo ? pylo : ylo;
+        yhi = pyhi > yhi ? pyhi : yhi;
+        xlo = pxlo < xlo ? pxlo : xlo;
+        xhi = pxhi > xhi ? pxhi : xhi;
+        dy0 = pylo < dy0 ? pylo : dy0;
+        dx0 = pxlo < dx0 ? pxlo : dx0;
+        dy1 = p->hq - 1 + pyhi > dy1 ? p->hq - 1 + pyhi : dy1;
+        dx1 = p->wq - 1 + pxhi > dx1 ? p->wq - 1 + pxhi : dx1;
         hq = p->hq > hq ? p->hq : hq;
         wq = p->wq > wq ? p->wq : wq;
     }
@@ -46,12 +52,9 @@ bool tconv__phase_copy_geometry(const tconv_shape *s, const plan_geom *g, copy_g
     c->wp = s->w + c->gap;
     if (c->hp < hq)
         c->hp = hq;
-    const int64_t lines = (c->hp * c->wp + 15) / 16;
-    c->cs = (lines % 4 == 0 ? lines + 1 : lines) * 16;
-    /* spare lanes of a plane's last vector read up to 16 grid columns past hq rows, and
-     * a tap up to (dy1 - hq + 1 + top) rows and (dx1 - wq + 1 + gap) columns further */
-    c->tail = (c->top + dy1 + 3) * c->wp + c->gap + dx1 + 32;
-    return (double)s->cin * (double)c->cs < 1e15;
+    c->off_lo = (ylo + c->top) * c->wp + xlo + c->gap;
+    c->off_hi = (yhi + c->top) * c->wp + xhi + c->gap;
+    return true;
 }
 
 /* Vectors per image of a directly fed phase: 16 lanes over hq rows of the grid. */
@@ -80,32 +83,129 @@ bool tconv__phase_all_direct(const tconv_shape *s, const plan_geom *g, const cop
     return true;
 }
 
-/* Bytes of the copy for this shape and ISA, 0 when no phase is fed directly; sets
- * c->chunk, the images copied (and computed) at a time: all of them if the copy of
- * the batch fits in MAX_COPY of the output, else as many as fit. */
+/* Floats a tile's copy of one plane spans beyond its vectors' 16 lanes each: the
+ * taps' reach, from the 16-float boundary below off_lo (tconv__phase_copy_tile). */
+static int64_t copy_reach(const copy_geom *c)
+{
+    return c->off_hi - (c->off_lo & ~(int64_t)15);
+}
+
+/* Plane stride of a copy of `vecs` vectors: whole cache lines, not a multiple of 4. */
+static int64_t copy_stride(const copy_geom *c, int64_t vecs)
+{
+    const int64_t lines = (16 * vecs + copy_reach(c) + 15) / 16;
+    return (lines % 4 == 0 ? lines + 1 : lines) * 16;
+}
+
+/* The direct tiles: as many vectors as make MIN_UNITS units (tiles x groups), a whole
+ * number of igemm columns, at most the packed feed's tile width and what fits
+ * COPY_SLOT_BYTES of copy; whole images when one image has fewer vectors than that
+ * (several per tile if they fit), else equal runs of one image's vectors. */
 size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_geom *c)
 {
-    if (!g->ik || !tconv__phase_copy_geometry(s, g, c))
+    if (!g->ik || !tconv__phase_copy_geometry(s, g, c) || s->n == 0)
         return 0;
     bool any = false;
     for (int i = 0; i < g->nph; i++)
-        any = any || tconv__phase_is_direct(s, &g->ph[i], c);
-    if (!any || s->n == 0)
+        if (tconv__phase_is_direct(s, &g->ph[i], c)) {
+            const int64_t v = tconv__phase_vectors_per_image(&g->ph[i], c);
+            c->vecs = v > c->vecs ? v : c->vecs;
+            any = true;
+        }
+    if (!any)
         return 0;
-    const double out = (double)s->n * (double)s->cout * (double)s->hout * (double)s->wout,
-                 img = (double)s->cin * (double)c->cs;
-    const double budget = out * MAX_COPY > SMALL_COPY ? out * MAX_COPY : SMALL_COPY;
-    const double fit = (budget - (double)c->tail) / img;
-    if (fit < 1.0)
+    const int64_t nv = g->ik->nv, want = (MIN_UNITS + s->groups - 1) / s->groups;
+    const int64_t slot = (int64_t)(COPY_SLOT_BYTES / sizeof(float)) / s->cin_g;
+    const int64_t fit = (slot - copy_reach(c) - 15) / 16 / nv * nv; /* vectors in the budget */
+    if (fit < nv)
         return 0;
-    c->chunk = fit >= (double)s->n ? s->n : (int64_t)fit;
-    return tconv__align_up(((size_t)c->chunk * (size_t)(s->cin * c->cs) + (size_t)c->tail) *
-                           sizeof(float));
+    int64_t pt = (s->n * c->vecs + want - 1) / want;
+    pt = (pt + nv - 1) / nv * nv;
+    /* the output a tile writes (every phase) stays within UNIT_OUT_BYTES */
+    const int64_t widest = (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph) / VW / nv * nv;
+    pt = pt < widest ? pt : widest > nv ? widest : nv;
+    pt = pt < fit ? pt : fit;
+    if (pt >= c->vecs) {
+        c->per_tile = c->vecs;
+        c->tiles_per_img = 1;
+        c->cs = copy_stride(c, c->vecs);
+        const int64_t by_work = pt / c->vecs, by_copy = slot / c->cs;
+        c->imgs = by_work < by_copy ? by_work : by_copy;
+        if (c->imgs < 1)
+            c->imgs = 1;
+        c->tiles = (s->n + c->imgs - 1) / c->imgs;
+    } else {
+        /* equal runs, each a whole number of igemm columns */
+        c->tiles_per_img = (c->vecs + pt - 1) / pt;
+        c->per_tile = ((c->vecs + c->tiles_per_img - 1) / c->tiles_per_img + nv - 1) / nv * nv;
+        c->tiles_per_img = (c->vecs + c->per_tile - 1) / c->per_tile;
+        c->imgs = 1;
+        c->cs = copy_stride(c, c->per_tile);
+        c->tiles = s->n * c->tiles_per_img;
+    }
+    return tconv__align_up((size_t)(c->imgs * s->cin_g) * (size_t)c->cs * sizeof(float));
+}
+
+tile_span tconv__phase_tile_span(const copy_geom *c, int64_t n, int64_t t)
+{
+    tile_span sp;
+    sp.n0 = t / c->tiles_per_img * c->imgs;
+    sp.nimg = n - sp.n0 < c->imgs ? n - sp.n0 : c->imgs;
+    sp.vlo = t % c->tiles_per_img * c->per_tile;
+    sp.vhi = c->vecs - sp.vlo < c->per_tile ? c->vecs : sp.vlo + c->per_tile;
+    return sp;
+}
+
+/* First grid point of a tile's copy of each plane: on a 16-float boundary, so that
+ * vectors keep their alignment. */
+static int64_t copy_first(const copy_geom *c, const tile_span *sp)
+{
+    return 16 * sp->vlo + (c->off_lo & ~(int64_t)15);
+}
+
+/* Grid points [f, f_end) of plane (n, c) (its row 0 at src) to dst: per row, zeros
+ * for the gap, then the inputs; rows outside the input are zeros. */
+static void copy_plane(float *dst, const float *src, int64_t xs2, int64_t xs3, int64_t h,
+                       const copy_geom *c, int64_t f, int64_t f_end)
+{
+    int64_t pr = f / c->wp, pc = f % c->wp;
+    for (int64_t n; f < f_end; f += n, dst += n, pr++, pc = 0) {
+        n = c->wp - pc < f_end - f ? c->wp - pc : f_end - f;
+        const int64_t iy = pr - c->top;
+        if (iy < 0 || iy >= h) {
+            memset(dst, 0, (size_t)n * sizeof(float));
+            continue;
+        }
+        int64_t i = 0;
+        for (; i < n && pc + i < c->gap; i++)
+            dst[i] = 0.0f;
+        const float *sr = src + iy * xs2 + (pc + i - c->gap) * xs3;
+        if (xs3 == 1)
+            memcpy(dst + i, sr, (size_t)(n - i) * sizeof(float));
+        else
+            for (int64_t j = 0; i + j < n; j++)
+                dst[i + j] = sr[j * xs3];
+    }
+}
+
+void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
+{
+    const tconv_problem *pb = r->a->pb;
+    const copy_geom *c = &r->g.cg;
+    const tile_span sp = tconv__phase_tile_span(c, pb->s.n, t);
+    const int64_t f0 = copy_first(c, &sp), f1 = 16 * sp.vhi + c->off_hi;
+    float *dst = (float *)(slot + r->l.copy);
+    for (int64_t b = 0; b < sp.nimg; b++)
+        for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
+            const float *src = pb->x + (sp.n0 + b) * pb->xs[0] + (gi * pb->s.cin_g + ci) * pb->xs[1];
+            copy_plane(dst + (b * pb->s.cin_g + ci) * c->cs, src, pb->xs[2], pb->xs[3], pb->s.h, c,
+                       f0, f1);
+        }
 }
 
 /* Tile t of a directly fed phase, or of two (q1 >= 0: the phase one column to the
- * right, same grid, stored interleaved with q0 through pair_store). Vectors
- * [t*nc/VW, ...) in groups of three; for each group and each row panel of A, the
+ * right, same grid, stored interleaved with q0 through pair_store), reading B from
+ * the slot's copy. The tile's vectors in groups of ik->nv; for each group and each row panel of A, the
  * igemm fills an MR x 48 C block per phase (in L1, continued over channel blocks) and
  * the block goes to the output at once: the C values never leave L1. */
 void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot)
@@ -116,9 +216,10 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const copy_geom *cg = &r->g.cg;
     const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
     const phase *p = &g->ph[q0];
-    const int64_t per_img = r->feed[q0].per_img, per_tile = r->feed[q0].per_tile;
-    const int64_t total = r->nimg * per_img, u0 = t * per_tile;
-    const int64_t nvec = total - u0 < per_tile ? total - u0 : per_tile;
+    const tile_span sp = tconv__phase_tile_span(cg, s->n, t);
+    const int64_t vhi = r->feed[q0].vecs < sp.vhi ? r->feed[q0].vecs : sp.vhi;
+    const int64_t len = vhi - sp.vlo, nvec = len > 0 ? sp.nimg * len : 0;
+    const char *xc = slot + r->l.copy - copy_first(cg, &sp) * (int64_t)sizeof(float);
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * s->cout_g;
     const tconv_igemm_kernel *ik = g->ik;
@@ -147,13 +248,12 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         uintptr_t base[TCONV_IGEMM_MAX_NV];
         int64_t nruns = 0;
         for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
-            const int64_t u = u0 + v0 + (v < nv ? v : 0), n = r->n0 + u / per_img;
-            const int64_t e = (u / per_img * s->cin + gi * s->cin_g) * cg->cs + u % per_img * VW;
-            base[v] = (uintptr_t)r->xc + (uintptr_t)(e * (int64_t)sizeof(float));
+            const int64_t u = v0 + (v < nv ? v : 0), b = u / len, n = sp.n0 + b;
+            const int64_t f0 = (sp.vlo + u % len) * VW;
+            base[v] = (uintptr_t)xc + (uintptr_t)((b * s->cin_g * cg->cs + f0) * (int64_t)sizeof(float));
             if (v >= nv)
                 continue;
             /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
-            const int64_t f0 = u % per_img * VW;
             int64_t qy = f0 / cg->wp, qx = f0 % cg->wp;
             for (int64_t l = 0; l < VW;) {
                 const int64_t lanes = VW - l < cg->wp - qx ? VW - l : cg->wp - qx;
@@ -211,28 +311,3 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     }
 }
 
-/* Plane (n, c) of the input into the copy: each row its gap of zeros and its inputs,
- * zero rows above and below, zeros to the plane stride (spare lanes read them). */
-void tconv__phase_copy_task(void *ctx, int64_t i)
-{
-    const run_ctx *r = ctx;
-    const tconv_problem *pb = r->a->pb;
-    const copy_geom *cg = &r->g.cg;
-    const int64_t n = r->n0 + i / pb->s.cin, c = i % pb->s.cin, w = pb->s.w;
-    const float *src = pb->x + n * pb->xs[0] + c * pb->xs[1];
-    float *dst = r->xc + i * cg->cs;
-    const int64_t data0 = cg->top * cg->wp, data1 = (cg->top + pb->s.h) * cg->wp;
-    memset(dst, 0, (size_t)data0 * sizeof(float));
-    for (int64_t y = 0; y < pb->s.h; y++) {
-        const float *sr = src + y * pb->xs[2];
-        float *dr = dst + data0 + y * cg->wp;
-        memset(dr, 0, (size_t)cg->gap * sizeof(float));
-        dr += cg->gap;
-        if (pb->xs[3] == 1)
-            memcpy(dr, sr, (size_t)w * sizeof(float));
-        else
-            for (int64_t x = 0; x < w; x++)
-                dr[x] = sr[x * pb->xs[3]];
-    }
-    memset(dst + data1, 0, (size_t)(cg->cs - data1) * sizeof(float));
-}

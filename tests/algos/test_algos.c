@@ -220,7 +220,7 @@ static void test_edge_shapes(void **state)
         {2, 32, 7, 9, 32, 3, 2, 1, 1, 4, 1, 0},   /* grp4-like */
         {1, 8, 6, 6, 12, 3, 3, 4, 2, 2, 2, 0},    /* big padding, dilation */
         {1, 6, 5, 5, 7, 2, 4, 0, 3, 1, 1, 0},     /* kernel smaller than stride */
-        {5, 16, 10, 10, 16, 3, 1, 1, 0, 1, 1, 0}, /* s1_k3-like: input copied in chunks */
+        {5, 16, 10, 10, 16, 3, 1, 1, 0, 1, 1, 0}, /* s1_k3-like */
         {2, 8, 20, 33, 24, 4, 2, 1, 0, 1, 1, 0},  /* rows wider than a vector, odd width */
         {2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1, 0},    /* dcgan5-like: AUTO takes the 4-row igemm */
     };
@@ -249,6 +249,91 @@ static void test_edge_shapes(void **state)
         check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
         check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CHANNELS_LAST);
     }
+}
+
+/* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
+ * which way each of these shapes takes); each tile copies the part of the input
+ * grid it reads, halo rows included. */
+static void test_direct_tile_shapes(void **state)
+{
+    (void)state;
+    static const int64_t cases[][12] = {
+        /* N Cin H W Cout k stride pad outpad groups dil  */
+        {67, 4, 4, 4, 8, 2, 2, 0, 0, 1, 1, 0},   /* several images per tile, a short last */
+        {1, 16, 13, 37, 16, 3, 2, 1, 1, 1, 1, 0}, /* runs of one image's vectors, halo rows */
+        {1, 16, 13, 19, 16, 3, 1, 2, 0, 1, 2, 0}, /* the same, stride 1, dilation 2 */
+        {1, 512, 1, 100, 8, 3, 1, 1, 0, 1, 1, 0}, /* no vector group fits the budget: packed */
+    };
+    tu_rng r = tu_rng_seed(11);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int64_t *c = cases[i];
+        problem pr;
+        memset(&pr, 0, sizeof pr);
+        pr.p = tconv_params_default();
+        for (int d = 0; d < 2; d++) {
+            pr.p.stride[d] = c[6];
+            pr.p.padding[d] = c[7];
+            pr.p.output_padding[d] = c[8];
+            pr.p.dilation[d] = c[10];
+        }
+        pr.p.groups = c[9];
+        pr.rank = 4;
+        int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+        int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+        int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
+                ys[4] = {c[0], c[4], ho, wo};
+        memcpy(pr.xshape, xs, sizeof xs);
+        memcpy(pr.wshape, ws, sizeof ws);
+        memcpy(pr.yshape, ys, sizeof ys);
+        pr.bias = true;
+        check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
+        check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CROPPED);
+    }
+}
+
+/* Which way the shapes of test_direct_tile_shapes cut their direct tiles (AVX-512
+ * builds: the only igemm), so that they keep testing what they say. */
+static void test_direct_tiles(void **state)
+{
+    (void)state;
+    if (!tconv__igemm_kernel(TCONV_ISA_AVX512, 8))
+        skip();
+    int64_t imgs, per_img;
+    tconv_shape s = {.n = 67, .cin = 4, .h = 4, .w = 4, .cout = 8, .kh = 2, .kw = 2,
+                     .hout = 8, .wout = 8, .groups = 1, .cin_g = 4, .cout_g = 8,
+                     .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs > 1 && per_img == 1);
+    s = (tconv_shape){.n = 1, .cin = 16, .h = 13, .w = 37, .cout = 16, .kh = 3, .kw = 3,
+                      .hout = 26, .wout = 74, .groups = 1, .cin_g = 16, .cout_g = 16,
+                      .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs == 1 && per_img > 1);
+    s = (tconv_shape){.n = 1, .cin = 16, .h = 13, .w = 19, .cout = 16, .kh = 3, .kw = 3,
+                      .hout = 13, .wout = 19, .groups = 1, .cin_g = 16, .cout_g = 16,
+                      .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 2, .dw = 2};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs == 1 && per_img > 1);
+    /* 100 vectors per image, 32 units: 6 vectors per tile (two igemm columns), 17 tiles;
+     * with 2048 channels the copy's budget holds 3 (64 floats per channel): 34 tiles.
+     * (Too big to run here; the cut only changes the run length, which the shapes
+     * above exercise.) */
+    s = (tconv_shape){.n = 1, .cin = 64, .h = 8, .w = 200, .cout = 8, .kh = 2, .kw = 2,
+                      .hout = 16, .wout = 400, .groups = 1, .cin_g = 64, .cout_g = 8,
+                      .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs == 1 && per_img == 17);
+    s.cin = s.cin_g = 2048;
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs == 1 && per_img == 34);
+    s = (tconv_shape){.n = 1, .cin = 512, .h = 1, .w = 100, .cout = 8, .kh = 3, .kw = 3,
+                      .hout = 1, .wout = 100, .groups = 1, .cin_g = 512, .cout_g = 8,
+                      .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs == 0 && per_img == 0);
+    s.cin = s.cin_g = 64;
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs == 1);
 }
 
 /* The algorithm choice is a pure function of the shape and picks the intended path
@@ -596,6 +681,8 @@ int main(void)
         cmocka_unit_test(test_threads_and_hooks),
         cmocka_unit_test(test_plan_keeps_workspace),
         cmocka_unit_test(test_edge_shapes),
+        cmocka_unit_test(test_direct_tile_shapes),
+        cmocka_unit_test(test_direct_tiles),
         cmocka_unit_test(test_threads_for_work),
         cmocka_unit_test(test_random_problems),
     };
