@@ -3,7 +3,8 @@
  *
  * One process-wide pool, created lazily at the first call that asks for more than one
  * thread, grown (never shrunk) when a call asks for more threads than it has. Workers
- * sleep on a condition variable between jobs; no thread is created per call.
+ * watch for the next job for 0.1 ms after each one, then sleep on a condition
+ * variable; no thread is created per call.
  * A caller that finds the pool busy with another caller's job does not wait for it:
  * it runs its own job on its own thread alone (correct, just not parallel), so
  * concurrent callers never deadlock and never see each other's tasks.
