@@ -75,6 +75,22 @@ void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const fl
                               int64_t ldc, int64_t m, int64_t len);
 tconv_pair_store_fn tconv__pair_store(tconv_isa isa);
 
+/* The direct feed's copy of the input (phase.h, copy_geom): grid points [f, f_end) of
+ * one plane into dst. The grid has rows of pitch wp: row pr is `gap` zeros then the
+ * wp - gap inputs of input row pr - top, or all zeros when that row is outside [0, h).
+ * So, with (pr, pc) = divmod(f + i, wp):
+ *   dst[i] = x[(pr - top)*xs2 + (pc - gap)*xs3]  if 0 <= pr - top < h and pc >= gap,
+ *            0                                   otherwise.
+ * Reads no input element outside the plane. */
+typedef void (*tconv_grid_copy_fn)(float *dst, const float *x, int64_t xs2, int64_t xs3,
+                                   int64_t h, int64_t top, int64_t gap, int64_t wp, int64_t f,
+                                   int64_t f_end);
+void tconv__grid_copy_scalar(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
+                             int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end);
+void tconv__grid_copy_avx512(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
+                             int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end);
+tconv_grid_copy_fn tconv__grid_copy(tconv_isa isa);
+
 /* The valid part [*lo, *hi) of a run (empty if the row is outside the input). */
 static inline void tconv__im2col_valid(int64_t iy, int64_t ix0, int64_t len, int64_t h,
                                        int64_t w, int64_t *lo, int64_t *hi)

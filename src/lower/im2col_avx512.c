@@ -168,3 +168,26 @@ void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const fl
         }
     }
 }
+
+/* Per grid row, 16 points at a time: a masked load of the inputs (the gap's lanes and
+ * rows outside the input load nothing) and a masked store. */
+void tconv__grid_copy_avx512(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
+                             int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end)
+{
+    if (xs3 != 1) {
+        tconv__grid_copy_scalar(dst, x, xs2, xs3, h, top, gap, wp, f, f_end);
+        return;
+    }
+    int64_t pr = f / wp, pc = f % wp;
+    for (int64_t n; f < f_end; f += n, dst += n, pr++, pc = 0) {
+        n = wp - pc < f_end - f ? wp - pc : f_end - f;
+        const int64_t iy = pr - top;
+        const bool in = iy >= 0 && iy < h;
+        const float *row = at(x, (in ? iy * xs2 : 0) - gap); /* row[c]: grid column c */
+        for (int64_t i = 0; i < n; i += 16) {
+            const __mmask16 st = lanes(0, n - i);
+            const __mmask16 ld = in ? st & lanes(gap - (pc + i), 16) : 0;
+            _mm512_mask_storeu_ps(dst + i, st, _mm512_maskz_loadu_ps(ld, at(row, pc + i)));
+        }
+    }
+}

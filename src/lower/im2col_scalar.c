@@ -1,6 +1,6 @@
 /*
- * im2col_scalar.c - portable panel packer of the phase path (contract in im2col.h),
- * and the choice of packer by ISA.
+ * im2col_scalar.c - portable panel packer, stores and grid copy of the phase path
+ * (contracts in im2col.h), and their choice by ISA.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -76,6 +76,30 @@ tconv_pair_store_fn tconv__pair_store(tconv_isa isa)
     (void)isa;
 #endif
     return tconv__pair_store_scalar;
+}
+
+void tconv__grid_copy_scalar(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
+                             int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end)
+{
+    int64_t pr = f / wp, pc = f % wp;
+    for (int64_t n; f < f_end; f += n, dst += n, pr++, pc = 0) {
+        n = wp - pc < f_end - f ? wp - pc : f_end - f;
+        const int64_t iy = pr - top;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = iy >= 0 && iy < h && pc + i >= gap ? x[iy * xs2 + (pc + i - gap) * xs3]
+                                                        : 0.0f;
+    }
+}
+
+tconv_grid_copy_fn tconv__grid_copy(tconv_isa isa)
+{
+#if TCONV_HAVE_X86_KERNELS
+    if (isa >= TCONV_ISA_AVX512)
+        return tconv__grid_copy_avx512;
+#else
+    (void)isa;
+#endif
+    return tconv__grid_copy_scalar;
 }
 
 tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa)

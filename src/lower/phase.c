@@ -447,6 +447,7 @@ static void run(const tconv_run_args *a)
     r.panel_fn = tconv__im2col_panel(a->isa);
     r.store = tconv__phase_store(a->isa);
     r.pair_store = tconv__pair_store(a->isa);
+    r.grid_copy = tconv__grid_copy(a->isa);
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;
     full_geometry(s, a->isa, &r.g);

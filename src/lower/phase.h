@@ -121,6 +121,7 @@ typedef struct run_ctx {
     tconv_im2col_panel_fn panel_fn;
     tconv_phase_store_fn store;
     tconv_pair_store_fn pair_store;
+    tconv_grid_copy_fn grid_copy;
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];

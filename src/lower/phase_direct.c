@@ -163,31 +163,6 @@ static int64_t copy_first(const copy_geom *c, const tile_span *sp)
     return 16 * sp->vlo + (c->off_lo & ~(int64_t)15);
 }
 
-/* Grid points [f, f_end) of plane (n, c) (its row 0 at src) to dst: per row, zeros
- * for the gap, then the inputs; rows outside the input are zeros. */
-static void copy_plane(float *dst, const float *src, int64_t xs2, int64_t xs3, int64_t h,
-                       const copy_geom *c, int64_t f, int64_t f_end)
-{
-    int64_t pr = f / c->wp, pc = f % c->wp;
-    for (int64_t n; f < f_end; f += n, dst += n, pr++, pc = 0) {
-        n = c->wp - pc < f_end - f ? c->wp - pc : f_end - f;
-        const int64_t iy = pr - c->top;
-        if (iy < 0 || iy >= h) {
-            memset(dst, 0, (size_t)n * sizeof(float));
-            continue;
-        }
-        int64_t i = 0;
-        for (; i < n && pc + i < c->gap; i++)
-            dst[i] = 0.0f;
-        const float *sr = src + iy * xs2 + (pc + i - c->gap) * xs3;
-        if (xs3 == 1)
-            memcpy(dst + i, sr, (size_t)(n - i) * sizeof(float));
-        else
-            for (int64_t j = 0; i + j < n; j++)
-                dst[i + j] = sr[j * xs3];
-    }
-}
-
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
@@ -198,8 +173,8 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     for (int64_t b = 0; b < sp.nimg; b++)
         for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
             const float *src = pb->x + (sp.n0 + b) * pb->xs[0] + (gi * pb->s.cin_g + ci) * pb->xs[1];
-            copy_plane(dst + (b * pb->s.cin_g + ci) * c->cs, src, pb->xs[2], pb->xs[3], pb->s.h, c,
-                       f0, f1);
+            r->grid_copy(dst + (b * pb->s.cin_g + ci) * c->cs, src, pb->xs[2], pb->xs[3], pb->s.h,
+                         c->top, c->gap, c->wp, f0, f1);
         }
 }
 
@@ -292,10 +267,12 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 else
                     r->store(yrow, pb->ys[1], step, cblk[0] + j, ldc, mi, runs[k].len);
             }
-            if (nruns > 0) {
-                /* The output lines the next column tile will write (when it continues
-                 * this row): asked for now, so that their reads-for-ownership overlap
-                 * the next tile's arithmetic instead of stalling its stores. A hint:
+            if (nruns > 0 && v0 + ik->nv < nvec) {
+                /* The output lines the next igemm column of this tile will write (when
+                 * it continues this row): asked for now, so that their reads-for-
+                 * ownership overlap its arithmetic instead of stalling its stores. Not
+                 * past the tile: the next tile's lines belong to another thread, which
+                 * this would take them from (fcn_up at 2 threads: 1.04-1.15x). A hint:
                  * the addresses are computed as integers and never dereferenced. */
                 const seg *last = &runs[nruns - 1];
                 const uintptr_t y0 = (uintptr_t)pb->y +
