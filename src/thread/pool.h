@@ -42,18 +42,20 @@ int tconv__default_threads(void);
 /* A call's thread count: `requested` if > 0, else the default. */
 int tconv__resolve_threads(int requested);
 
-/* Waking a worker costs tens of microseconds on a busy machine, so a problem too small
- * to share runs on fewer threads: at most one per min_flops_per_thread of work (results
- * do not depend on the count). Pure. */
+/* Waking a sleeping worker costs 10-20 us (one that is still watching for work after
+ * its last job, about 1), so a problem too small to share runs on fewer threads: at
+ * most one per min_flops_per_thread of work (results do not depend on the count). Pure. */
 int tconv__threads_for_work(int threads, double flops, double min_flops_per_thread);
 
 /* That minimum: $TCONV_MIN_FLOPS_PER_THREAD if set to a number >= 0 (0: no cap; the
  * test suites set it, so that small problems still run on every thread count they
  * ask for), else TCONV_MIN_FLOPS_PER_THREAD_DEFAULT. Read once. Measured on the
- * development machine (plan runs, one harness run, before the rule): at 2 threads
- * small_b1 (0.3 MFLOP) took 22 us against 5.6 us on one, fcn_up (3.6 MFLOP) 64 us
- * against 43, while dw_k4s2 (8.4 MFLOP) ran 1.5x faster (0.17 ms against 0.26). */
-#define TCONV_MIN_FLOPS_PER_THREAD_DEFAULT 4e6
+ * development machine (plan runs, one process alternating 1 and 2 threads; "cold":
+ * 2 ms between calls, so that the worker sleeps): fcn_up (3.6 MFLOP) at 2 threads
+ * 1.5x faster than on one back to back, 0.94-1.04x cold; small_b1 (0.3 MFLOP) 1.15x
+ * back to back but 3x slower cold; dw_k4s2 (8.4 MFLOP) 1.6x either way. At 1.5 MFLOP
+ * per thread a cold call about breaks even and a warm one gains. */
+#define TCONV_MIN_FLOPS_PER_THREAD_DEFAULT 1.5e6
 double tconv__min_flops_per_thread(void);
 
 /* Test hook (tests/reliability): the next `n` attempts to start a worker fail as if

@@ -578,14 +578,15 @@ static void test_threads_and_hooks(void **state)
 static void test_threads_for_work(void **state)
 {
     (void)state;
-    assert_int_equal(tconv__threads_for_work(2, 0.3e6, 4e6), 1);   /* small_b1 */
-    assert_int_equal(tconv__threads_for_work(2, 3.6e6, 4e6), 1);   /* fcn_up */
-    assert_int_equal(tconv__threads_for_work(2, 8.4e6, 4e6), 2);   /* dw_k4s2 */
+    assert_int_equal(tconv__threads_for_work(2, 0.3e6, 1.5e6), 1);   /* small_b1 */
+    assert_int_equal(tconv__threads_for_work(2, 3.6e6, 1.5e6), 2);   /* fcn_up */
+    assert_int_equal(tconv__threads_for_work(4, 3.6e6, 1.5e6), 2);
+    assert_int_equal(tconv__threads_for_work(2, 8.4e6, 1.5e6), 2);   /* dw_k4s2 */
     assert_int_equal(tconv__threads_for_work(8, 13e6, 4e6), 3);
-    assert_int_equal(tconv__threads_for_work(3, 1e12, 4e6), 3);
-    assert_int_equal(tconv__threads_for_work(3, 0.0, 4e6), 1);      /* N = 0 */
-    assert_int_equal(tconv__threads_for_work(3, 0.3e6, 0.0), 3);    /* cap off */
-    assert_int_equal(tconv__threads_for_work(1, 1e12, 4e6), 1);
+    assert_int_equal(tconv__threads_for_work(3, 1e12, 1.5e6), 3);
+    assert_int_equal(tconv__threads_for_work(3, 0.0, 1.5e6), 1);      /* N = 0 */
+    assert_int_equal(tconv__threads_for_work(3, 0.3e6, 0.0), 3);      /* cap off */
+    assert_int_equal(tconv__threads_for_work(1, 1e12, 1.5e6), 1);
     /* One-shot calls and plan runs apply the rule (small_b1's shape, 0.3 MFLOP, asking
      * for 2 threads). The suite runs with the cap off; meson also runs this test alone
      * with the default cap (test 'algos_thread_cap'), where both must report 1. */
