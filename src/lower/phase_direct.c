@@ -98,7 +98,7 @@ static int64_t copy_stride(const copy_geom *c, int64_t vecs)
 }
 
 /* The direct tiles: as many vectors as make MIN_UNITS units (tiles x groups), a whole
- * number of igemm columns, at most the packed feed's tile width and what fits
+ * number of igemm columns, at most UNIT_OUT_BYTES of output and what fits
  * COPY_SLOT_BYTES of copy; whole images when one image has fewer vectors than that
  * (several per tile if they fit), else equal runs of one image's vectors. */
 size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_geom *c)
@@ -122,7 +122,8 @@ size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_ge
     int64_t pt = (s->n * c->vecs + want - 1) / want;
     pt = (pt + nv - 1) / nv * nv;
     /* the output a tile writes (every phase) stays within UNIT_OUT_BYTES */
-    const int64_t widest = (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph) / VW / nv * nv;
+    const int64_t widest =
+        (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph) / VW / nv * nv;
     pt = pt < widest ? pt : widest > nv ? widest : nv;
     pt = pt < fit ? pt : fit;
     if (pt >= c->vecs) {
@@ -172,7 +173,8 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     float *dst = (float *)(slot + r->l.copy);
     for (int64_t b = 0; b < sp.nimg; b++)
         for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
-            const float *src = pb->x + (sp.n0 + b) * pb->xs[0] + (gi * pb->s.cin_g + ci) * pb->xs[1];
+            const float *src =
+                pb->x + (sp.n0 + b) * pb->xs[0] + (gi * pb->s.cin_g + ci) * pb->xs[1];
             r->grid_copy(dst + (b * pb->s.cin_g + ci) * c->cs, src, pb->xs[2], pb->xs[3], pb->s.h,
                          c->top, c->gap, c->wp, f0, f1);
         }
@@ -180,9 +182,10 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 
 /* Tile t of a directly fed phase, or of two (q1 >= 0: the phase one column to the
  * right, same grid, stored interleaved with q0 through pair_store), reading B from
- * the slot's copy. The tile's vectors in groups of ik->nv; for each group and each row panel of A, the
- * igemm fills an MR x 48 C block per phase (in L1, continued over channel blocks) and
- * the block goes to the output at once: the C values never leave L1. */
+ * the slot's copy. The tile's vectors in groups of ik->nv; for each group and each row
+ * panel of A, the igemm fills an MR x 48 C block per phase (in L1, continued over
+ * channel blocks) and the block goes to the output at once: the C values never leave
+ * L1. */
 void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
@@ -194,7 +197,10 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const tile_span sp = tconv__phase_tile_span(cg, s->n, t);
     const int64_t vhi = r->feed[q0].vecs < sp.vhi ? r->feed[q0].vecs : sp.vhi;
     const int64_t len = vhi - sp.vlo, nvec = len > 0 ? sp.nimg * len : 0;
-    const char *xc = slot + r->l.copy - copy_first(cg, &sp) * (int64_t)sizeof(float);
+    /* grid point f of the tile's copy of plane 0 is at xc + 4f (an integer: the copy
+     * starts at copy_first) */
+    const uintptr_t xc =
+        (uintptr_t)(slot + r->l.copy) - (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * s->cout_g;
     const tconv_igemm_kernel *ik = g->ik;
@@ -225,7 +231,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
             const int64_t u = v0 + (v < nv ? v : 0), b = u / len, n = sp.n0 + b;
             const int64_t f0 = (sp.vlo + u % len) * VW;
-            base[v] = (uintptr_t)xc + (uintptr_t)((b * s->cin_g * cg->cs + f0) * (int64_t)sizeof(float));
+            base[v] = xc + (uintptr_t)((b * s->cin_g * cg->cs + f0) * (int64_t)sizeof(float));
             if (v >= nv)
                 continue;
             /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
@@ -287,4 +293,3 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         }
     }
 }
-

@@ -4,16 +4,16 @@
  * Workers are created lazily, grown on demand, and between jobs watch for the next one
  * for a short while (SPIN_NS) before they sleep on a condition variable: back-to-back
  * calls (a network's layers) then start without a wake-up through the kernel, which
- * costs 10-20 us on a virtual machine. One job runs at a time; tasks are handed out by an atomic counter, so
- * the split of tasks among threads varies, but each task writes its own outputs and
- * results never depend on it. A caller that finds the pool busy runs its job alone
+ * costs 10-20 us on a virtual machine. One job runs at a time; tasks are handed out by
+ * an atomic counter, so the split of tasks among threads varies, but each task writes
+ * its own outputs and results never depend on it. A caller that finds the pool busy runs its job alone
  * rather than waiting (no deadlock when an application calls tconv from many threads,
  * or from inside a task). At process exit (shared-library destructor) the workers are
  * stopped and joined, so leak checkers see no lost thread.
  *
  * SPDX-License-Identifier: MIT
  */
-#define _POSIX_C_SOURCE 200809L /* sysconf */
+#define _POSIX_C_SOURCE 200809L /* sysconf, clock_gettime */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
