@@ -47,8 +47,6 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
                                 const tconv_im2col_seg *segs, int64_t nsegs, const float *x,
                                 int64_t xs2, int64_t h, int64_t w);
 
-/* The panel packer of an ISA level (the best one at or below it in this build). */
-tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa);
 
 /* The other end of the phase path: one run of a C tile to the output. For co in [0, m)
  * and t in [0, len):  y[co*ys_co + t*step] = c[co*ldc + t]. (step is the output's
@@ -61,7 +59,6 @@ void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const floa
                                int64_t ldc, int64_t m, int64_t len);
 void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
                                int64_t ldc, int64_t m, int64_t len);
-tconv_phase_store_fn tconv__phase_store(tconv_isa isa);
 
 /* Both column phases of a stride-2 output row at once (tiles c0: even columns, c1:
  * odd): for co in [0, m) and t in [0, len):
@@ -73,7 +70,6 @@ void tconv__pair_store_scalar(float *y, int64_t ys_co, const float *c0, const fl
                               int64_t ldc, int64_t m, int64_t len);
 void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const float *c1,
                               int64_t ldc, int64_t m, int64_t len);
-tconv_pair_store_fn tconv__pair_store(tconv_isa isa);
 
 /* The direct feed's copy of the input (phase.h, copy_geom): grid points [f, f_end) of
  * one plane into dst. The grid has rows of pitch wp: row pr is `gap` zeros then the
@@ -89,7 +85,16 @@ void tconv__grid_copy_scalar(float *dst, const float *x, int64_t xs2, int64_t xs
                              int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end);
 void tconv__grid_copy_avx512(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
                              int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end);
-tconv_grid_copy_fn tconv__grid_copy(tconv_isa isa);
+
+/* The helpers of an ISA level: for each, the best version at or below it in this
+ * build. */
+typedef struct tconv_lower_kernels {
+    tconv_im2col_panel_fn panel;
+    tconv_phase_store_fn store;
+    tconv_pair_store_fn pair_store;
+    tconv_grid_copy_fn grid_copy;
+} tconv_lower_kernels;
+const tconv_lower_kernels *tconv__lower_kernels(tconv_isa isa);
 
 /* The valid part [*lo, *hi) of a run (empty if the row is outside the input). */
 static inline void tconv__im2col_valid(int64_t iy, int64_t ix0, int64_t len, int64_t h,

@@ -1,6 +1,6 @@
 /*
  * im2col_scalar.c - portable panel packer, stores and grid copy of the phase path
- * (contracts in im2col.h), and their choice by ISA.
+ * (contracts in im2col.h), and the table of them by ISA.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -46,17 +46,6 @@ void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const floa
     }
 }
 
-tconv_phase_store_fn tconv__phase_store(tconv_isa isa)
-{
-#if TCONV_HAVE_X86_KERNELS
-    if (isa >= TCONV_ISA_AVX512)
-        return tconv__phase_store_avx512;
-#else
-    (void)isa;
-#endif
-    return tconv__phase_store_scalar;
-}
-
 void tconv__pair_store_scalar(float *y, int64_t ys_co, const float *c0, const float *c1,
                               int64_t ldc, int64_t m, int64_t len)
 {
@@ -65,17 +54,6 @@ void tconv__pair_store_scalar(float *y, int64_t ys_co, const float *c0, const fl
             y[co * ys_co + 2 * t] = c0[co * ldc + t];
             y[co * ys_co + 2 * t + 1] = c1[co * ldc + t];
         }
-}
-
-tconv_pair_store_fn tconv__pair_store(tconv_isa isa)
-{
-#if TCONV_HAVE_X86_KERNELS
-    if (isa >= TCONV_ISA_AVX512)
-        return tconv__pair_store_avx512;
-#else
-    (void)isa;
-#endif
-    return tconv__pair_store_scalar;
 }
 
 void tconv__grid_copy_scalar(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
@@ -91,26 +69,23 @@ void tconv__grid_copy_scalar(float *dst, const float *x, int64_t xs2, int64_t xs
     }
 }
 
-tconv_grid_copy_fn tconv__grid_copy(tconv_isa isa)
+const tconv_lower_kernels *tconv__lower_kernels(tconv_isa isa)
 {
+    static const tconv_lower_kernels scalar = {tconv__im2col_panel_scalar,
+                                               tconv__phase_store_scalar,
+                                               tconv__pair_store_scalar, tconv__grid_copy_scalar};
 #if TCONV_HAVE_X86_KERNELS
+    static const tconv_lower_kernels avx2 = {tconv__im2col_panel_avx2, tconv__phase_store_scalar,
+                                             tconv__pair_store_scalar, tconv__grid_copy_scalar};
+    static const tconv_lower_kernels avx512 = {
+        tconv__im2col_panel_avx512, tconv__phase_store_avx512, tconv__pair_store_avx512,
+        tconv__grid_copy_avx512};
     if (isa >= TCONV_ISA_AVX512)
-        return tconv__grid_copy_avx512;
-#else
-    (void)isa;
-#endif
-    return tconv__grid_copy_scalar;
-}
-
-tconv_im2col_panel_fn tconv__im2col_panel(tconv_isa isa)
-{
-#if TCONV_HAVE_X86_KERNELS
-    if (isa >= TCONV_ISA_AVX512)
-        return tconv__im2col_panel_avx512;
+        return &avx512;
     if (isa >= TCONV_ISA_AVX2)
-        return tconv__im2col_panel_avx2;
+        return &avx2;
 #else
     (void)isa;
 #endif
-    return tconv__im2col_panel_scalar;
+    return &scalar;
 }

@@ -359,7 +359,7 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * pb->s.cout_g;
     if (p->k == 0) {
-        store_c(pb, p, gi, j0, nc, NULL, 0, bias, r->store, NULL, NULL);
+        store_c(pb, p, gi, j0, nc, NULL, 0, bias, r->lk->store, NULL, NULL);
         return;
     }
     float *bbuf = (float *)(slot + r->l.b);
@@ -382,7 +382,7 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
         for (int64_t p0 = 0; p0 < K; p0 += kcb) {
             const int64_t kb = K - p0 < kcb ? K - p0 : kcb;
             if (pb->xs[3] == 1)
-                r->panel_fn(bbuf, nr, ncols, taps + p0, kb, ps, ns, pb->x, pb->xs[2], pb->s.h,
+                r->lk->panel(bbuf, nr, ncols, taps + p0, kb, ps, ns, pb->x, pb->xs[2], pb->s.h,
                             pb->s.w);
             else
                 pack_panel_strided(pb, bbuf, nr, ncols, taps + p0, kb, ps, ns);
@@ -392,7 +392,7 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
         }
     }
     if (!keep)
-        store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->store, NULL, NULL);
+        store_c(pb, p, gi, j0, nc, cbuf, g->ldc, NULL, r->lk->store, NULL, NULL);
 }
 
 /* Can phases i and i + 1 (columns px = 0 and 1 of a stride-2 row phase) be computed
@@ -425,7 +425,7 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
             do_phase_tile(r, gi, p, t, slot, c0, true);
             do_phase_tile(r, gi, p + 1, t, slot, c1, true);
             const int64_t j0 = t * r->g.nc, nc = p->cols - j0 < r->g.nc ? p->cols - j0 : r->g.nc;
-            store_c(r->a->pb, p, gi, j0, nc, c0, r->g.ldc, NULL, r->store, c1, r->pair_store);
+            store_c(r->a->pb, p, gi, j0, nc, c0, r->g.ldc, NULL, r->lk->store, c1, r->lk->pair_store);
         } else {
             do_phase_tile(r, gi, &r->g.ph[i], t, slot, (float *)(slot + r->l.c), false);
         }
@@ -445,10 +445,7 @@ static void run(const tconv_run_args *a)
 {
     run_ctx r;
     r.a = a;
-    r.panel_fn = tconv__im2col_panel(a->isa);
-    r.store = tconv__phase_store(a->isa);
-    r.pair_store = tconv__pair_store(a->isa);
-    r.grid_copy = tconv__grid_copy(a->isa);
+    r.lk = tconv__lower_kernels(a->isa);
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;
     full_geometry(s, a->isa, &r.g);

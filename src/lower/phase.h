@@ -118,10 +118,7 @@ typedef struct phase_feed {
 
 typedef struct run_ctx {
     const tconv_run_args *a;
-    tconv_im2col_panel_fn panel_fn;
-    tconv_phase_store_fn store;
-    tconv_pair_store_fn pair_store;
-    tconv_grid_copy_fn grid_copy;
+    const tconv_lower_kernels *lk; /* panel packer, stores, grid copy */
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];

@@ -201,6 +201,32 @@ static void test_random_problems(void **state)
     }
 }
 
+/* A problem from a row {N, Cin, H, W, Cout, k, stride, pad, outpad, groups, dil} (square
+ * kernel and parameters, bias). */
+static problem case_problem(const int64_t c[12])
+{
+    problem pr;
+    memset(&pr, 0, sizeof pr);
+    pr.p = tconv_params_default();
+    for (int d = 0; d < 2; d++) {
+        pr.p.stride[d] = c[6];
+        pr.p.padding[d] = c[7];
+        pr.p.output_padding[d] = c[8];
+        pr.p.dilation[d] = c[10];
+    }
+    pr.p.groups = c[9];
+    pr.rank = 4;
+    int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+    int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+    int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
+            ys[4] = {c[0], c[4], ho, wo};
+    memcpy(pr.xshape, xs, sizeof xs);
+    memcpy(pr.wshape, ws, sizeof ws);
+    memcpy(pr.yshape, ys, sizeof ys);
+    pr.bias = true;
+    return pr;
+}
+
 /* Shapes whose GEMMs cross the micro-kernel tile edges (M, N, K around MR, NR, kc)
  * and the column tiles, plus the layer shapes of the benchmark scaled down. */
 static void test_edge_shapes(void **state)
@@ -226,26 +252,7 @@ static void test_edge_shapes(void **state)
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const int64_t *c = cases[i];
-        problem pr;
-        memset(&pr, 0, sizeof pr);
-        pr.p = tconv_params_default();
-        for (int d = 0; d < 2; d++) {
-            pr.p.stride[d] = c[6];
-            pr.p.padding[d] = c[7];
-            pr.p.output_padding[d] = c[8];
-            pr.p.dilation[d] = c[10];
-        }
-        pr.p.groups = c[9];
-        pr.rank = 4;
-        int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
-        int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
-        int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
-                ys[4] = {c[0], c[4], ho, wo};
-        memcpy(pr.xshape, xs, sizeof xs);
-        memcpy(pr.wshape, ws, sizeof ws);
-        memcpy(pr.yshape, ys, sizeof ys);
-        pr.bias = true;
+        const problem pr = case_problem(cases[i]);
         check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
         check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CHANNELS_LAST);
     }
@@ -266,26 +273,7 @@ static void test_direct_tile_shapes(void **state)
     };
     tu_rng r = tu_rng_seed(11);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const int64_t *c = cases[i];
-        problem pr;
-        memset(&pr, 0, sizeof pr);
-        pr.p = tconv_params_default();
-        for (int d = 0; d < 2; d++) {
-            pr.p.stride[d] = c[6];
-            pr.p.padding[d] = c[7];
-            pr.p.output_padding[d] = c[8];
-            pr.p.dilation[d] = c[10];
-        }
-        pr.p.groups = c[9];
-        pr.rank = 4;
-        int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
-        int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
-        int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
-                ys[4] = {c[0], c[4], ho, wo};
-        memcpy(pr.xshape, xs, sizeof xs);
-        memcpy(pr.wshape, ws, sizeof ws);
-        memcpy(pr.yshape, ys, sizeof ys);
-        pr.bias = true;
+        const problem pr = case_problem(cases[i]);
         check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
         check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CROPPED);
     }

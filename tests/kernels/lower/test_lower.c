@@ -1,12 +1,12 @@
 /*
- * test_lower.c - the phase path's per-ISA helpers (contracts in src/lower/im2col.h) at
- * every ISA level this machine has, element by element against the formulas of their
- * contracts, on random geometries:
- *   - the direct feed's grid copy (tconv__grid_copy): every point of a range of a
- *     plane's grid, from contiguous and strided inputs, with sentinels before and after
- *     the range (nothing written outside it) and the input surrounded by NaN that a
- *     read outside the plane would carry into the copy;
- *   - the C-tile stores (tconv__phase_store, tconv__pair_store): each output element
+ * test_lower.c - the phase path's per-ISA helpers (tconv__lower_kernels; contracts in
+ * src/lower/im2col.h) at every ISA level this machine has, element by element against
+ * the formulas of their contracts, on random geometries:
+ *   - the direct feed's grid copy: every point of a range of a plane's grid, from
+ *     contiguous and strided inputs, with sentinels before and after the range (nothing
+ *     written outside it) and the input surrounded by NaN that a read outside the
+ *     plane would carry into the copy;
+ *   - the C-tile stores (one run; a pair of column phases): each output element
  *     written once from its C element, the elements between untouched.
  *
  * SPDX-License-Identifier: MIT
@@ -32,7 +32,7 @@ static void test_grid_copy(void **state)
     (void)state;
     tu_rng r = tu_rng_seed(31);
     for (int isa = TCONV_ISA_SCALAR; isa <= (int)tconv_isa_detected(); isa++) {
-        const tconv_grid_copy_fn fn = tconv__grid_copy((tconv_isa)isa);
+        const tconv_grid_copy_fn fn = tconv__lower_kernels((tconv_isa)isa)->grid_copy;
         for (int it = 0; it < 2000; it++) {
             const int64_t h = tu_range(&r, 1, 9), w = tu_range(&r, 1, 40);
             const int64_t gap = tu_range(&r, 0, 5), top = tu_range(&r, 0, 4);
@@ -82,8 +82,8 @@ static void test_stores(void **state)
     (void)state;
     tu_rng r = tu_rng_seed(37);
     for (int isa = TCONV_ISA_SCALAR; isa <= (int)tconv_isa_detected(); isa++) {
-        const tconv_phase_store_fn store = tconv__phase_store((tconv_isa)isa);
-        const tconv_pair_store_fn pair = tconv__pair_store((tconv_isa)isa);
+        const tconv_phase_store_fn store = tconv__lower_kernels((tconv_isa)isa)->store;
+        const tconv_pair_store_fn pair = tconv__lower_kernels((tconv_isa)isa)->pair_store;
         for (int it = 0; it < 1000; it++) {
             const int64_t m = tu_range(&r, 1, 9), len = tu_range(&r, 0, 70);
             const int64_t ldc = len + tu_range(&r, 0, 20), step = tu_range(&r, 1, 4);
