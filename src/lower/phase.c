@@ -383,7 +383,7 @@ static void do_phase_tile(run_ctx *r, int64_t gi, const phase *p, int64_t t, cha
             const int64_t kb = K - p0 < kcb ? K - p0 : kcb;
             if (pb->xs[3] == 1)
                 r->lk->panel(bbuf, nr, ncols, taps + p0, kb, ps, ns, pb->x, pb->xs[2], pb->s.h,
-                            pb->s.w);
+                             pb->s.w);
             else
                 pack_panel_strided(pb, bbuf, nr, ncols, taps + p0, kb, ps, ns);
             for (int64_t i0 = 0; i0 < m; i0 += mr)
@@ -425,7 +425,8 @@ static void do_unit(run_ctx *r, int64_t u, char *slot)
             do_phase_tile(r, gi, p, t, slot, c0, true);
             do_phase_tile(r, gi, p + 1, t, slot, c1, true);
             const int64_t j0 = t * r->g.nc, nc = p->cols - j0 < r->g.nc ? p->cols - j0 : r->g.nc;
-            store_c(r->a->pb, p, gi, j0, nc, c0, r->g.ldc, NULL, r->lk->store, c1, r->lk->pair_store);
+            store_c(r->a->pb, p, gi, j0, nc, c0, r->g.ldc, NULL, r->lk->store, c1,
+                    r->lk->pair_store);
         } else {
             do_phase_tile(r, gi, &r->g.ph[i], t, slot, (float *)(slot + r->l.c), false);
         }

@@ -175,8 +175,8 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
         for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
             const float *src =
                 pb->x + (sp.n0 + b) * pb->xs[0] + (gi * pb->s.cin_g + ci) * pb->xs[1];
-            r->lk->grid_copy(dst + (b * pb->s.cin_g + ci) * c->cs, src, pb->xs[2], pb->xs[3], pb->s.h,
-                         c->top, c->gap, c->wp, f0, f1);
+            r->lk->grid_copy(dst + (b * pb->s.cin_g + ci) * c->cs, src, pb->xs[2], pb->xs[3],
+                             pb->s.h, c->top, c->gap, c->wp, f0, f1);
         }
 }
 
@@ -269,7 +269,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
                 const int64_t j = runs[k].col;
                 if (nq == 2)
-                    r->lk->pair_store(yrow, pb->ys[1], cblk[0] + j, cblk[1] + j, ldc, mi, runs[k].len);
+                    r->lk->pair_store(yrow, pb->ys[1], cblk[0] + j, cblk[1] + j, ldc, mi,
+                                      runs[k].len);
                 else
                     r->lk->store(yrow, pb->ys[1], step, cblk[0] + j, ldc, mi, runs[k].len);
             }
