@@ -328,7 +328,7 @@ static void store_c(const tconv_problem *pb, const phase *p, int64_t gi, int64_t
                     const float *c1, tconv_pair_store_fn pair_store)
 {
     const tconv_shape *s = &pb->s;
-    const int64_t step = s->sw * pb->ys[3];
+    const int64_t step = tconv__phase_column_step(pb, p);
     seg_iter it;
     seg_start(&it, p, j0, nc);
     for (int64_t len; (len = seg_len(&it)) > 0;) {

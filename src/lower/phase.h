@@ -136,6 +136,14 @@ typedef struct tile_span {
  * one image's plane in the copy's grid (pitch wp; see copy_geom). */
 enum { VW = 16 };
 
+/* The output distance between neighbouring columns of phase p: stride * column
+ * stride. 0 for a phase one column wide, whose step is never taken: there the column
+ * stride may be anything (a dimension of size 1), and the product overflow. */
+static inline int64_t tconv__phase_column_step(const tconv_problem *pb, const phase *p)
+{
+    return p->wq > 1 ? pb->s.sw * pb->ys[3] : 0;
+}
+
 /* ------------------------------------------------------------ phase_direct.c */
 
 /* The grid for this shape (false: taps reach too far for a copy). */

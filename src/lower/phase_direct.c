@@ -222,7 +222,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         /* channel blocks bound the C block's reloads; B is reread from L1/L2 */
         chb[q] = KBLOCK_DIRECT / ntaps[q] > 0 ? KBLOCK_DIRECT / ntaps[q] : 1;
     }
-    const int64_t step = s->sw * pb->ys[3];
+    const int64_t step = tconv__phase_column_step(pb, p);
     seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
     for (int64_t v0 = 0; v0 < nvec; v0 += ik->nv) {
         const int nv = nvec - v0 < ik->nv ? (int)(nvec - v0) : ik->nv;
