@@ -169,8 +169,20 @@ void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const fl
     }
 }
 
-/* Per grid row, 16 points at a time: a masked load of the inputs (the gap's lanes and
- * rows outside the input load nothing) and a masked store. */
+/* Points [pc, pc + n) of one grid row (row[c]: grid column c; `in`: the row holds
+ * inputs), 16 at a time: a masked load of the inputs (the gap's lanes, and rows
+ * outside the input, load nothing) and a masked store. */
+static void grid_row(float *dst, const float *row, bool in, int64_t pc, int64_t n, int64_t gap)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 st = lanes(0, n - i);
+        const __mmask16 ld = in ? st & lanes(gap - (pc + i), 16) : 0;
+        _mm512_mask_storeu_ps(dst + i, st, _mm512_maskz_loadu_ps(ld, at(row, pc + i)));
+    }
+}
+
+/* A partial first row, whole rows, a partial last row. Whole rows of at most 16 points
+ * (most of the layers' grids) take one load and one store with masks computed once. */
 void tconv__grid_copy_avx512(float *dst, const float *x, int64_t xs2, int64_t xs3, int64_t h,
                              int64_t top, int64_t gap, int64_t wp, int64_t f, int64_t f_end)
 {
@@ -178,16 +190,29 @@ void tconv__grid_copy_avx512(float *dst, const float *x, int64_t xs2, int64_t xs
         tconv__grid_copy_scalar(dst, x, xs2, xs3, h, top, gap, wp, f, f_end);
         return;
     }
-    int64_t pr = f / wp, pc = f % wp;
-    for (int64_t n; f < f_end; f += n, dst += n, pr++, pc = 0) {
-        n = wp - pc < f_end - f ? wp - pc : f_end - f;
+    int64_t pr = f / wp;
+    const int64_t pc = f % wp;
+    if (pc != 0 && f < f_end) {
+        const int64_t n = wp - pc < f_end - f ? wp - pc : f_end - f, iy = pr - top;
+        const bool in = iy >= 0 && iy < h;
+        grid_row(dst, at(x, (in ? iy * xs2 : 0) - gap), in, pc, n, gap);
+        f += n;
+        dst += n;
+        pr++;
+    }
+    const __mmask16 st = lanes(0, wp), ld = st & lanes(gap, 16);
+    for (; f + wp <= f_end; f += wp, dst += wp, pr++) {
         const int64_t iy = pr - top;
         const bool in = iy >= 0 && iy < h;
-        const float *row = at(x, (in ? iy * xs2 : 0) - gap); /* row[c]: grid column c */
-        for (int64_t i = 0; i < n; i += 16) {
-            const __mmask16 st = lanes(0, n - i);
-            const __mmask16 ld = in ? st & lanes(gap - (pc + i), 16) : 0;
-            _mm512_mask_storeu_ps(dst + i, st, _mm512_maskz_loadu_ps(ld, at(row, pc + i)));
-        }
+        const float *row = at(x, (in ? iy * xs2 : 0) - gap);
+        if (wp <= 16)
+            _mm512_mask_storeu_ps(dst, st, _mm512_maskz_loadu_ps(in ? ld : 0, row));
+        else
+            grid_row(dst, row, in, 0, wp, gap);
+    }
+    if (f < f_end) {
+        const int64_t iy = pr - top;
+        const bool in = iy >= 0 && iy < h;
+        grid_row(dst, at(x, (in ? iy * xs2 : 0) - gap), in, 0, f_end - f, gap);
     }
 }
