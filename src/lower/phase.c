@@ -410,7 +410,7 @@ static bool pairable(const run_ctx *r, int i)
 static void do_unit(run_ctx *r, int64_t u, char *slot)
 {
     const int64_t gi = u / r->units_per_group, t = u % r->units_per_group;
-    if (r->any_direct && t < r->g.cg.tiles)
+    if (r->g.copy_bytes > 0 && t < r->g.cg.tiles) /* some phase is fed directly */
         tconv__phase_copy_tile(r, gi, t, slot);
     for (int i = 0; i < r->g.nph; i++) {
         if (t >= r->feed[i].tiles)
@@ -451,7 +451,6 @@ static void run(const tconv_run_args *a)
     const tconv_shape *s = &pb->s;
     full_geometry(s, a->isa, &r.g);
     r.l = layout(&r.g);
-    r.any_direct = false;
     r.units_per_group = 0;
     for (int i = 0; i < r.g.nph; i++) {
         const phase *p = &r.g.ph[i];
@@ -459,7 +458,6 @@ static void run(const tconv_run_args *a)
         f->direct = r.g.copy_bytes > 0 && tconv__phase_is_direct(s, p, &r.g.cg);
         f->vecs = f->direct ? tconv__phase_vectors_per_image(p, &r.g.cg) : 0;
         f->tiles = f->direct ? r.g.cg.tiles : p->tiles;
-        r.any_direct = r.any_direct || f->direct;
         r.units_per_group = f->tiles > r.units_per_group ? f->tiles : r.units_per_group;
     }
     tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,

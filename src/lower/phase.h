@@ -122,7 +122,6 @@ typedef struct run_ctx {
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
-    bool any_direct;
     int64_t units_per_group;
 } run_ctx;
 
