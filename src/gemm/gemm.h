@@ -100,10 +100,11 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
 /*
  * Indirect GEMM (igemm): packed A (MR rows per panel, MR of the igemm kernel), but B is
  * never packed. A column tile is nv <= NV vectors of 16 lanes, and row (t, ch) of B
- * (tap t, channel ch) is read from memory the caller prepared (a zero-padded copy of
- * the input):
- *   B[(t, ch), 16v + l] = base[v][ch*cs + off[t] + l]
- * (base[v] an element address kept as an integer, as base + off may point before it).
+ * (tap t, channel ch) is read from the input or a zero-padded copy of it:
+ *   B[(t, ch), 16v + l] = mask[t][v] has bit l ? base[v][ch*cs + off[t] + l] : 0
+ * (base[v] an element address kept as an integer, as base + off may point before it;
+ * a lane whose bit is clear is never read, so it may lie outside the input; no mask:
+ * every lane is read).
  * A's column for (t, ch) is at a + t*a_tap + ch*MR (MR floats per column). The kernel
  * visits taps in order and, in each, channels [0, channels) in order: each element is
  * one chain in that order, starting at C (accumulate), at bias[r] or at 0, as for
@@ -118,6 +119,8 @@ typedef struct tconv_igemm_b {
     const int64_t *off; /* ntaps element offsets */
     int64_t pf;         /* prefetch into L2 what lies pf elements after each B vector (the
                          * caller's next tile); a hint, never dereferenced */
+    const uint16_t *mask; /* NULL, or ntaps x TCONV_IGEMM_MAX_NV lane masks: mask[t][v] at
+                           * mask[t*TCONV_IGEMM_MAX_NV + v], [0, nv) used */
 } tconv_igemm_b;
 
 typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,

@@ -3,12 +3,13 @@
  *   f32_igemm_8x3v_avx512: 8 rows of packed A times up to 3 vectors of 16 lanes,
  *   f32_igemm_4x6v_avx512: 4 rows times up to 6 vectors (A with at most 4 rows:
  *                          few output channels per group, e.g. an RGB output layer),
- * B loaded straight from a zero-padded copy of the input. The phase path uses them
- * instead of packing an im2col panel per phase and tile: the input is copied once per
- * call, where im2col copied it once per tap. Both keep 24 accumulators, so per k they
- * issue 24 FMAs (12 cycles on two FMA units) against 11 or 10 loads. No lane masks:
- * GCC 12 rebuilds mask registers from general registers inside the loop (kmovw, on an
- * FMA port), which cost 20%.
+ * B loaded straight from the input or from a zero-padded copy of it, with a lane mask
+ * per tap and vector when the caller gives masks. The phase path uses them instead of
+ * packing an im2col panel per phase and tile. Both keep 24 accumulators, so per k they
+ * issue 24 FMAs (12 cycles on two FMA units) against 11 or 10 loads. The masked loads
+ * are written in inline assembly with the masks as "Yk" operands: with the intrinsic,
+ * GCC 12 rebuilt the mask registers from general registers inside the channel loop
+ * (kmovw, on an FMA port), which cost 20%; this way they are set once per tap.
  *
  * One body serves both kernels: rows and vectors are guarded by the compile-time
  * constants mr and nv, and each call below instantiates it for one shape;
@@ -34,8 +35,22 @@ const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
  * hardware prefetchers do not follow. */
 enum { PREFETCH_A = 256 };
 
+/* The 16 floats at p whose lanes are set in k (the others 0, and never read: a masked
+ * load does not fault on them, so p may lie partly outside the input). */
+static inline __attribute__((always_inline)) __m512 masked_load(const float *p, __mmask16 k)
+{
+    __m512 r;
+    __asm__("vmovups %1, %0%{%2%}%{z%}" : "=v"(r) : "m"(*(const float(*)[16])p), "Yk"(k));
+    return r;
+}
+
+/* B vector v of the current tap and channel: masked only in the instantiations for
+ * masks (a masked load takes an extra uop beside the load's: 5-7% slower in L1 even with
+ * every lane set, measured alone). */
+#define LOAD_B(v) (masked ? masked_load(p##v, k##v) : _mm512_loadu_ps(p##v))
+
 static inline __attribute__((always_inline)) void
-igemm(const int mr, const int nv, int64_t channels, const float *a, int64_t a_tap,
+igemm(const int mr, const int nv, const int masked, int64_t channels, const float *a, int64_t a_tap,
       const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m, const float *bias, int accumulate)
 {
     __m512 c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c2_0, c2_1, c2_2,
@@ -186,6 +201,10 @@ igemm(const int mr, const int nv, int64_t channels, const float *a, int64_t a_ta
                     *p4 = (const float *)(b->base[4] + o), *p5 = (const float *)(b->base[5] + o);
         const float *at = a + t * a_tap;
         const int64_t pf = b->pf;
+        const uint16_t *mt = masked ? b->mask + t * TCONV_IGEMM_MAX_NV : NULL;
+        const __mmask16 k0 = masked ? mt[0] : 0, k1 = masked && nv > 1 ? mt[1] : 0,
+                        k2 = masked && nv > 2 ? mt[2] : 0, k3 = masked && nv > 3 ? mt[3] : 0,
+                        k4 = masked && nv > 4 ? mt[4] : 0, k5 = masked && nv > 5 ? mt[5] : 0;
         for (int64_t ch = 0; ch < channels; ch++) {
             _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);
             _mm_prefetch((const char *)(p0 + pf), _MM_HINT_T1);
@@ -199,17 +218,17 @@ igemm(const int mr, const int nv, int64_t channels, const float *a, int64_t a_ta
                 _mm_prefetch((const char *)(p4 + pf), _MM_HINT_T1);
             if (nv > 5)
                 _mm_prefetch((const char *)(p5 + pf), _MM_HINT_T1);
-            b0 = _mm512_loadu_ps(p0);
+            b0 = LOAD_B(0);
             if (nv > 1)
-                b1 = _mm512_loadu_ps(p1);
+                b1 = LOAD_B(1);
             if (nv > 2)
-                b2 = _mm512_loadu_ps(p2);
+                b2 = LOAD_B(2);
             if (nv > 3)
-                b3 = _mm512_loadu_ps(p3);
+                b3 = LOAD_B(3);
             if (nv > 4)
-                b4 = _mm512_loadu_ps(p4);
+                b4 = LOAD_B(4);
             if (nv > 5)
-                b5 = _mm512_loadu_ps(p5);
+                b5 = LOAD_B(5);
             if (0 < mr) {
                 const __m512 a_ = _mm512_set1_ps(at[0]);
                 if (nv > 0)
@@ -453,28 +472,51 @@ igemm(const int mr, const int nv, int64_t channels, const float *a, int64_t a_ta
     }
 }
 
+/* Each shape twice: with lane masks and without. */
+static inline __attribute__((always_inline)) void
+igemm_8x3v(const int masked, int64_t channels, const float *a, int64_t a_tap,
+           const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+           int accumulate)
+{
+    if (nv >= 3)
+        igemm(8, 3, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+    else if (nv == 2)
+        igemm(8, 2, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+    else
+        igemm(8, 1, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+}
+
+static inline __attribute__((always_inline)) void
+igemm_4x6v(const int masked, int64_t channels, const float *a, int64_t a_tap,
+           const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+           int accumulate)
+{
+    switch (nv) {
+    case 1: igemm(4, 1, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 2: igemm(4, 2, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 3: igemm(4, 3, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 4: igemm(4, 4, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 5: igemm(4, 5, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    default: igemm(4, 6, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    }
+}
+
 void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                               const float *bias, int accumulate)
 {
-    if (nv >= 3)
-        igemm(8, 3, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
-    else if (nv == 2)
-        igemm(8, 2, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+    if (b->mask)
+        igemm_8x3v(1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
     else
-        igemm(8, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm_8x3v(0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
 }
 
 void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                               const float *bias, int accumulate)
 {
-    switch (nv) {
-    case 1: igemm(4, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 2: igemm(4, 2, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 3: igemm(4, 3, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 4: igemm(4, 4, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 5: igemm(4, 5, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    default: igemm(4, 6, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    }
+    if (b->mask)
+        igemm_4x6v(1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    else
+        igemm_4x6v(0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
 }

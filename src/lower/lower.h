@@ -54,6 +54,10 @@ bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa);
 void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
                                int64_t *tiles_per_img);
 
+/* Does the direct feed read the input in place for this shape at this ISA (when the
+ * call's input rows are contiguous), rather than from copies? Pure. */
+bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa);
+
 extern const tconv_algo_impl tconv__algo_phase_gemm;
 extern const tconv_algo_impl tconv__algo_gemm_col2im;
 

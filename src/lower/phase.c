@@ -23,6 +23,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "../thread/pool.h"
@@ -31,11 +32,12 @@
 /* The phases and tiles (the kernels and A's layout: full_geometry). */
 static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geom *g)
 {
-    memset(g, 0, sizeof *g);
+    memset(g, 0, offsetof(plan_geom, ph)); /* 64 phases are 10 KB: only nph are set */
     g->gk = gk;
     for (int64_t py = 0; py < s->sh; py++)
         for (int64_t px = 0; px < s->sw; px++) {
             phase *p = &g->ph[g->nph++];
+            memset(p, 0, sizeof *p);
             p->py = py;
             p->px = px;
             tconv__phase_taps(py, s->sh, s->ph, s->dh, s->kh, &p->ty);
@@ -46,6 +48,8 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
             p->cols = s->n * p->hq * p->wq;
             if (p->k > g->kmax)
                 g->kmax = p->k;
+            if (p->ty.count * p->tx.count > g->tmax)
+                g->tmax = p->ty.count * p->tx.count;
         }
     const int64_t nr = gk->nr;
     int64_t nc = (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph);
@@ -154,26 +158,34 @@ static slot_layout layout(const plan_geom *g)
                                                                        : 16 * TCONV_IGEMM_MAX_NV;
     l.starts = l.segs + tconv__align_up((size_t)segs * sizeof(seg));
     l.taps = l.starts + tconv__align_up((size_t)(g->nc / nr + 2) * sizeof(int64_t));
-    l.total = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
+    l.masks = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
+    l.total = l.masks + (g->inplace ? tconv__align_up((size_t)(2 * g->tmax * TCONV_IGEMM_MAX_NV) *
+                                                      sizeof(uint16_t))
+                                    : 0);
     return l;
 }
 
 /* geometry() plus the kernels: the direct feed's igemm kernel (the 4-row one for A of
  * at most 4 rows, but only if every phase is fed directly: A is packed for one MR),
  * and where each phase's packed A lies. A pure function of the shape and the ISA. */
-static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
+static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
 {
     const tconv_gemm_kernel *gk = tconv__gemm_kernel(isa);
     geometry(s, gk, g);
     g->ik = tconv__igemm_kernel(isa, s->cout_g);
-    g->copy_bytes = g->ik ? tconv__phase_copy_bytes(s, g, &g->cg) : 0;
-    g->direct_only = g->copy_bytes > 0 && tconv__phase_all_direct(s, g, &g->cg);
-    if (g->ik && g->ik->mr != gk->mr && !g->direct_only)
+    g->copy_bytes = tconv__phase_direct_geometry(s, g);
+    g->direct_only = g->copy_bytes > 0;
+    for (int i = 0; i < g->nph; i++)
+        if (g->ph[i].k > 0 && g->ph[i].cols > 0 && !g->ph[i].direct)
+            g->direct_only = false;
+    if (g->ik && g->ik->mr != gk->mr && !g->direct_only) {
         g->ik = tconv__igemm_kernel(isa, gk->mr);
+        g->copy_bytes = tconv__phase_direct_geometry(s, g); /* the same phases: same lanes */
+    }
     g->mr = g->ik && g->direct_only ? g->ik->mr : gk->mr;
     if (g->ik && g->ik->mr != g->mr) { /* a build whose igemm does not match the GEMM */
         g->ik = NULL;
-        g->copy_bytes = 0;
+        g->copy_bytes = tconv__phase_direct_geometry(s, g);
         g->direct_only = false;
     }
     for (int i = 0; i < g->nph; i++) {
@@ -182,6 +194,37 @@ static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
         g->a_group += (size_t)((s->cout_g + g->mr - 1) / g->mr * g->mr) * (size_t)p->k;
     }
     g->bias_off = tconv__align_up(g->a_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
+}
+
+static bool same_shape(const tconv_shape *a, const tconv_shape *b)
+{
+    return a->n == b->n && a->cin == b->cin && a->h == b->h && a->w == b->w &&
+           a->cout == b->cout && a->kh == b->kh && a->kw == b->kw && a->hout == b->hout &&
+           a->wout == b->wout && a->groups == b->groups && a->cin_g == b->cin_g &&
+           a->cout_g == b->cout_g && a->sh == b->sh && a->sw == b->sw && a->ph == b->ph &&
+           a->pw == b->pw && a->oph == b->oph && a->opw == b->opw && a->dh == b->dh &&
+           a->dw == b->dw && a->has_bias == b->has_bias;
+}
+
+/* The geometry is asked for up to three times per call (workspace size, one-shot
+ * packing, the run), and costs ~0.2 us each: on a 4 us layer (small_b1) that was 15%
+ * of the call. Being a pure function of (shape, ISA), each thread keeps its last. */
+static _Thread_local struct {
+    bool valid;
+    tconv_isa isa;
+    tconv_shape s;
+    plan_geom g;
+} memo;
+
+static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
+{
+    if (!memo.valid || memo.isa != isa || !same_shape(&memo.s, s)) {
+        compute_geometry(s, isa, &memo.g);
+        memo.s = *s;
+        memo.isa = isa;
+        memo.valid = true;
+    }
+    memcpy(g, &memo.g, offsetof(plan_geom, ph) + (size_t)memo.g.nph * sizeof(phase));
 }
 
 bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
@@ -207,6 +250,16 @@ void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *img
         *imgs = g.cg.imgs;
         *tiles_per_img = g.cg.tiles_per_img;
     }
+}
+
+bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa)
+{
+    plan_geom g;
+    const char *why;
+    if (!phase_supports(s, &why))
+        return false;
+    full_geometry(s, isa, &g);
+    return g.copy_bytes > 0 && g.inplace;
 }
 
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
@@ -410,7 +463,7 @@ static bool pairable(const run_ctx *r, int i)
 static void do_unit(run_ctx *r, int64_t u, char *slot)
 {
     const int64_t gi = u / r->units_per_group, t = u % r->units_per_group;
-    if (r->g.copy_bytes > 0 && t < r->g.cg.tiles) /* some phase is fed directly */
+    if (r->g.copy_bytes > 0 && !r->inplace && t < r->g.cg.tiles) /* some phase is direct */
         tconv__phase_copy_tile(r, gi, t, slot);
     for (int i = 0; i < r->g.nph; i++) {
         if (t >= r->feed[i].tiles)
@@ -451,13 +504,15 @@ static void run(const tconv_run_args *a)
     const tconv_shape *s = &pb->s;
     full_geometry(s, a->isa, &r.g);
     r.l = layout(&r.g);
+    r.inplace = tconv__phase_use_inplace(pb, &r.g);
+    r.grid = r.inplace ? &r.g.ig : &r.g.cg;
     r.units_per_group = 0;
     for (int i = 0; i < r.g.nph; i++) {
         const phase *p = &r.g.ph[i];
         phase_feed *f = &r.feed[i];
-        f->direct = r.g.copy_bytes > 0 && tconv__phase_is_direct(s, p, &r.g.cg);
-        f->vecs = f->direct ? tconv__phase_vectors_per_image(p, &r.g.cg) : 0;
-        f->tiles = f->direct ? r.g.cg.tiles : p->tiles;
+        f->direct = r.g.copy_bytes > 0 && p->direct;
+        f->vecs = f->direct ? tconv__phase_vectors_per_image(p, r.grid) : 0;
+        f->tiles = f->direct ? r.grid->tiles : p->tiles;
         r.units_per_group = f->tiles > r.units_per_group ? f->tiles : r.units_per_group;
     }
     tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,

@@ -21,14 +21,18 @@ typedef struct phase {
     int64_t cols;   /* n * hq * wq */
     int64_t tiles;  /* ceil(cols / nc) */
     size_t a_off;   /* floats from the start of the group's packed A */
+    bool direct;    /* fed directly (igemm), else by packed im2col panels */
 } phase;
 
-/* The direct (igemm) feed reads B from a zero-padded grid of the input: planes (n, c)
- * of rows of pitch wp, each row a gap of zeros then the W inputs, `top` zero rows above
- * and zeros below, so that every tap of every phase is a constant offset into the plane
- * and reads zeros outside the input without a bounds check or a lane mask. A phase's
- * columns are the grid's points: lane (qy, qx) of a plane, qx in [0, wp), those with
- * qx >= wq computed and discarded; 16 consecutive lanes make a vector.
+/* The direct (igemm) feed reads B from a grid of the input: planes (n, c) of rows of
+ * pitch wp, in which every tap of every phase is a constant offset. A phase's columns
+ * are the grid's points: lane (qy, qx) of a plane, qx in [0, wp), those with qx >= wq
+ * computed and discarded; 16 consecutive lanes make a vector. The grid is either
+ * - in place: the input itself, when its rows are contiguous (W floats apart, unit
+ *   column stride) and no phase is wider than the input (wp = W, top = gap = 0); the
+ *   lanes whose tap falls outside the input are masked off per tap and vector; or
+ * - a copy, zero-padded: each row a gap of zeros then the W inputs, `top` zero rows
+ *   above and zeros below, so that taps outside the input read zeros with no mask.
  * No pass copies the whole input: each work unit (group, tile) first copies the part
  * of the grid its vectors read, for its group's channels, into its own slot, and reads
  * it from there (written to L2 and read back from it, never a trip to memory; no
@@ -51,7 +55,6 @@ typedef struct copy_geom {
 
 /* The whole decomposition, a pure function of the shape and the ISA (full_geometry). */
 typedef struct plan_geom {
-    phase ph[TCONV_MAX_PHASES];
     int nph;
     size_t a_group;  /* packed A floats per group */
     size_t bias_off; /* floats: packed bias comes after all groups' A */
@@ -62,10 +65,14 @@ typedef struct plan_geom {
     const tconv_gemm_kernel *gk;  /* the packed feed's GEMM kernel */
     const tconv_igemm_kernel *ik; /* the direct feed's kernel, NULL: none */
     bool pairs;                   /* stride 2 across: column phases may be stored in pairs */
-    copy_geom cg;                 /* the direct feed's grid and tiles ... */
+    copy_geom cg;                 /* the direct feed's copied grid and tiles ... */
     size_t copy_bytes;            /* ... and its copy per slot (0: no phase is fed directly) */
+    copy_geom ig;                 /* the grid in place, valid if inplace */
+    bool inplace;                 /* calls with contiguous input rows use ig */
+    int64_t tmax;                 /* most taps of a phase */
     bool direct_only;             /* every phase with work is fed directly */
     int64_t mr;                   /* rows per panel of packed A: gk's, or ik's if only it runs */
+    phase ph[TCONV_MAX_PHASES];   /* [0, nph) set: last, so that only those are written */
 } plan_geom;
 
 /* Column tile: the output a unit writes (all phases: Cout/groups x nc x phases floats)
@@ -98,15 +105,24 @@ typedef struct plan_geom {
  * 80% lanes: direct 0.9x). */
 #define SMALL_M              32
 #define MIN_LANE_USE_SMALL_M 0.75
+/* The grid is the input in place only when one image's channels of a group (what the
+ * tiles of a group read, rows contiguous) fit in L1 beside A and C: then the copy buys
+ * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread). Larger
+ * inputs lose in place (0.81-0.94x: dcgan5, unet_up2, srgan, dcgan4), chiefly where the
+ * channel stride is a multiple of 4 KiB: every channel's vectors land in the same L1
+ * sets, which the copy's plane stride avoids. */
+#define INPLACE_BYTES (32 * 1024)
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */
 #define LIMIT 64
 
 typedef tconv_im2col_seg seg;
 
-/* Per-thread scratch: input copy | B tile | C tile | runs | first run of each panel | taps. */
+/* Per-thread scratch: input copy | B tile | C tile | runs | first run of each panel | taps |
+ * lane masks. */
 typedef struct slot_layout {
-    size_t copy, b, c, c2, segs, starts, taps, total; /* c2: a packed column pair's second tile */
+    size_t copy, b, c, c2, segs, starts, taps, masks, total; /* c2: a packed column pair's
+                                                               * second tile */
 } slot_layout;
 
 /* How the B columns of a phase are fed to the GEMM. */
@@ -122,6 +138,8 @@ typedef struct run_ctx {
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
+    bool inplace;         /* the direct feed reads the input in place ... */
+    const copy_geom *grid; /* ... on this grid (g.ig), else from copies (g.cg) */
     int64_t units_per_group;
 } run_ctx;
 
@@ -145,17 +163,15 @@ static inline int64_t tconv__phase_column_step(const tconv_problem *pb, const ph
 
 /* ------------------------------------------------------------ phase_direct.c */
 
-/* The grid for this shape (false: taps reach too far for a copy). */
-bool tconv__phase_copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c);
-/* Vectors per image of a directly fed phase. */
+/* Vectors per image of a directly fed phase on grid c. */
 int64_t tconv__phase_vectors_per_image(const phase *p, const copy_geom *c);
-/* Is phase p fed directly (given a copy)? */
-bool tconv__phase_is_direct(const tconv_shape *s, const phase *p, const copy_geom *c);
-/* Does every phase with work take the direct feed (given a copy)? */
-bool tconv__phase_all_direct(const tconv_shape *s, const plan_geom *g, const copy_geom *c);
-/* The grid and the direct tiles (sets c); returns the bytes of a unit's copy, 0 when
- * no phase is fed directly. */
-size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_geom *c);
+/* The direct feed of g (phases, ik set): which phases it takes (ph[i].direct), its
+ * grids and tiles (cg; ig and inplace); returns the bytes of a unit's copy, 0 when no
+ * phase is fed directly. A pure function of the shape: a call whose input rows are not
+ * contiguous copies (cg) where others read in place (ig), with the same phases. */
+size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g);
+/* Does this call read its input in place (g->inplace and contiguous rows)? */
+bool tconv__phase_use_inplace(const tconv_problem *pb, const plan_geom *g);
 /* The images and vectors of direct tile t. */
 tile_span tconv__phase_tile_span(const copy_geom *c, int64_t n, int64_t t);
 /* The part of the grid that tile t of group gi reads, into the slot's copy. */

@@ -1,8 +1,10 @@
 /*
  * phase_direct.c - the stride-phase path's direct feed (see ../../docs/ARCHITECTURE.md):
- * a zero-padded copy of the input in which every tap of every phase is a constant
- * offset, and tiles of igemm calls that read their B vectors from it and store their C
- * blocks straight to the output (stride-2 column phases in pairs, as whole lines).
+ * tiles of igemm calls that read their B vectors from a grid in which every tap of
+ * every phase is a constant offset, and store their C blocks straight to the output
+ * (stride-2 column phases in pairs, as whole lines). The grid is the input itself when
+ * its rows are contiguous (in place: taps outside the input are lanes masked off), else
+ * a zero-padded copy of the part of the input a unit reads.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -10,7 +12,10 @@
 
 #include "phase.h"
 
-bool tconv__phase_copy_geometry(const tconv_shape *s, const plan_geom *g, copy_geom *c)
+/* The grid of shape s: a zero-padded copy (false when taps reach too far for one), or
+ * in place, the input's own rows of pitch W with no zeros around them (false when a
+ * phase is wider than the input: its rows would not lie in the input's rows). */
+static bool grid_geometry(const tconv_shape *s, const plan_geom *g, bool inplace, copy_geom *c)
 {
     memset(c, 0, sizeof *c);
     /* taps reach rows [ylo, yhi] and columns [xlo, xhi] around a phase's point; the
@@ -38,7 +43,18 @@ bool tconv__phase_copy_geometry(const tconv_shape *s, const plan_geom *g, copy_g
         hq = p->hq > hq ? p->hq : hq;
         wq = p->wq > wq ? p->wq : wq;
     }
-    if (hq == 0 || dy0 < -LIMIT || dx0 < -LIMIT || dy1 > s->h + LIMIT || dx1 > s->w + LIMIT)
+    if (hq == 0)
+        return false;
+    if (inplace) {
+        if (wq > s->w || s->cin_g > (int64_t)(INPLACE_BYTES / sizeof(float)) / s->h / s->w)
+            return false;
+        c->hp = hq;
+        c->wp = s->w;
+        c->off_lo = ylo * c->wp + xlo;
+        c->off_hi = yhi * c->wp + xhi;
+        return true;
+    }
+    if (dy0 < -LIMIT || dx0 < -LIMIT || dy1 > s->h + LIMIT || dx1 > s->w + LIMIT)
         return false;
     c->top = -dy0;
     const int64_t bottom = dy1 - (s->h - 1) > 0 ? dy1 - (s->h - 1) : 0,
@@ -63,24 +79,16 @@ int64_t tconv__phase_vectors_per_image(const phase *p, const copy_geom *c)
     return (p->hq * c->wp + 15) / 16;
 }
 
-/* Is a phase fed directly? Not when its vectors would be mostly spare lanes (rows much
- * narrower than the gap, tiny planes): the packed feed wastes none. */
-bool tconv__phase_is_direct(const tconv_shape *s, const phase *p, const copy_geom *c)
+/* Would a phase be fed directly on grid c? Not when its vectors would be mostly
+ * spare lanes (rows much narrower than the grid's pitch, tiny planes): the packed feed
+ * wastes none. */
+static bool direct_on(const tconv_shape *s, const phase *p, const copy_geom *c)
 {
     if (p->k == 0 || p->cols == 0)
         return false;
     const double lanes = (double)tconv__phase_vectors_per_image(p, c) * 16.0 * (double)s->n;
     const double need = s->cout_g <= SMALL_M ? MIN_LANE_USE_SMALL_M : MIN_LANE_USE;
     return (double)p->cols >= need * lanes;
-}
-
-/* Does every phase with work take the direct feed (given a copy)? */
-bool tconv__phase_all_direct(const tconv_shape *s, const plan_geom *g, const copy_geom *c)
-{
-    for (int i = 0; i < g->nph; i++)
-        if (g->ph[i].k > 0 && g->ph[i].cols > 0 && !tconv__phase_is_direct(s, &g->ph[i], c))
-            return false;
-    return true;
 }
 
 /* Floats a tile's copy of one plane spans beyond its vectors' 16 lanes each: the
@@ -97,40 +105,40 @@ static int64_t copy_stride(const copy_geom *c, int64_t vecs)
     return (lines % 4 == 0 ? lines + 1 : lines) * 16;
 }
 
-/* The direct tiles: as many vectors as make MIN_UNITS units (tiles x groups), a whole
- * number of igemm columns, at most UNIT_OUT_BYTES of output and what fits
- * COPY_SLOT_BYTES of copy; whole images when one image has fewer vectors than that
- * (several per tile if they fit), else equal runs of one image's vectors. */
-size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_geom *c)
+/* The direct tiles of grid c over the phases marked direct: as many vectors as make
+ * MIN_UNITS units (tiles x groups), a whole number of igemm columns, at most
+ * UNIT_OUT_BYTES of output and, for a copy, what fits COPY_SLOT_BYTES of it; whole
+ * images when one image has fewer vectors than that (several per tile if they fit),
+ * else equal runs of one image's vectors. Returns the bytes of a unit's copy (0 in
+ * place), or 0 with *ok false when not even one igemm column's copy fits. */
+static size_t tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, bool copy,
+                     bool *ok)
 {
-    if (!g->ik || !tconv__phase_copy_geometry(s, g, c) || s->n == 0)
-        return 0;
-    bool any = false;
+    *ok = false;
     for (int i = 0; i < g->nph; i++)
-        if (tconv__phase_is_direct(s, &g->ph[i], c)) {
+        if (g->ph[i].direct) {
             const int64_t v = tconv__phase_vectors_per_image(&g->ph[i], c);
             c->vecs = v > c->vecs ? v : c->vecs;
-            any = true;
         }
-    if (!any)
-        return 0;
     const int64_t nv = g->ik->nv, want = (MIN_UNITS + s->groups - 1) / s->groups;
     const int64_t slot = (int64_t)(COPY_SLOT_BYTES / sizeof(float)) / s->cin_g;
-    const int64_t fit = (slot - copy_reach(c) - 15) / 16 / nv * nv; /* vectors in the budget */
-    if (fit < nv)
-        return 0;
     int64_t pt = (s->n * c->vecs + want - 1) / want;
     pt = (pt + nv - 1) / nv * nv;
     /* the output a tile writes (every phase) stays within UNIT_OUT_BYTES */
     const int64_t widest =
         (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph) / VW / nv * nv;
     pt = pt < widest ? pt : widest > nv ? widest : nv;
-    pt = pt < fit ? pt : fit;
+    if (copy) {
+        const int64_t fit = (slot - copy_reach(c) - 15) / 16 / nv * nv; /* in the budget */
+        if (fit < nv)
+            return 0;
+        pt = pt < fit ? pt : fit;
+    }
     if (pt >= c->vecs) {
         c->per_tile = c->vecs;
         c->tiles_per_img = 1;
-        c->cs = copy_stride(c, c->vecs);
-        const int64_t by_work = pt / c->vecs, by_copy = slot / c->cs;
+        c->cs = copy ? copy_stride(c, c->vecs) : 0;
+        const int64_t by_work = pt / c->vecs, by_copy = copy ? slot / c->cs : by_work;
         c->imgs = by_work < by_copy ? by_work : by_copy;
         if (c->imgs < 1)
             c->imgs = 1;
@@ -141,10 +149,47 @@ size_t tconv__phase_copy_bytes(const tconv_shape *s, const plan_geom *g, copy_ge
         c->per_tile = ((c->vecs + c->tiles_per_img - 1) / c->tiles_per_img + nv - 1) / nv * nv;
         c->tiles_per_img = (c->vecs + c->per_tile - 1) / c->per_tile;
         c->imgs = 1;
-        c->cs = copy_stride(c, c->per_tile);
+        c->cs = copy ? copy_stride(c, c->per_tile) : 0;
         c->tiles = s->n * c->tiles_per_img;
     }
-    return tconv__align_up((size_t)(c->imgs * s->cin_g) * (size_t)c->cs * sizeof(float));
+    *ok = true;
+    return copy ? tconv__align_up((size_t)(c->imgs * s->cin_g) * (size_t)c->cs * sizeof(float))
+                : 0;
+}
+
+size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
+{
+    for (int i = 0; i < g->nph; i++)
+        g->ph[i].direct = false;
+    g->inplace = false;
+    memset(&g->cg, 0, sizeof g->cg);
+    memset(&g->ig, 0, sizeof g->ig);
+    if (!g->ik || s->n == 0 || !grid_geometry(s, g, false, &g->cg))
+        return 0;
+    /* the feed is decided by the lanes in place when there is such a grid, so that it
+     * does not depend on the strides of a call */
+    const bool inplace = grid_geometry(s, g, true, &g->ig);
+    bool any = false;
+    for (int i = 0; i < g->nph; i++) {
+        g->ph[i].direct = direct_on(s, &g->ph[i], inplace ? &g->ig : &g->cg);
+        any = any || g->ph[i].direct;
+    }
+    bool ok = false;
+    const size_t bytes = any ? tiling(s, g, &g->cg, true, &ok) : 0;
+    if (!ok) {
+        for (int i = 0; i < g->nph; i++)
+            g->ph[i].direct = false;
+        return 0;
+    }
+    if (inplace)
+        tiling(s, g, &g->ig, false, &g->inplace);
+    return bytes;
+}
+
+bool tconv__phase_use_inplace(const tconv_problem *pb, const plan_geom *g)
+{
+    return g->inplace && pb->xs[3] == 1 && pb->xs[2] == pb->s.w &&
+           (pb->s.cin_g == 1 || pb->xs[1] == pb->s.h * pb->s.w);
 }
 
 tile_span tconv__phase_tile_span(const copy_geom *c, int64_t n, int64_t t)
@@ -180,27 +225,63 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
         }
 }
 
+/* The lanes of in-place vector f0 (its first point, pitch W) that phase p's taps read:
+ * mask[t*TCONV_IGEMM_MAX_NV] for tap t (ty-major), lanes (qy, qx) with qy < hq, qx < wq
+ * whose input point (qy + dy, qx + dx) lies in the input. The vector's lanes are runs
+ * along grid rows; per run and tap the valid lanes are one range. */
+static void lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_t *mask)
+{
+    const int64_t ntaps = p->ty.count * p->tx.count;
+    for (int64_t t = 0; t < ntaps; t++)
+        mask[t * TCONV_IGEMM_MAX_NV] = 0;
+    int64_t qy = f0 / s->w, qx = f0 % s->w;
+    for (int64_t l = 0; l < VW && qy < p->hq; qy++, qx = 0) {
+        const int64_t lanes = VW - l < s->w - qx ? VW - l : s->w - qx;
+        for (int64_t ty = 0, t = 0; ty < p->ty.count; ty++) {
+            const int64_t iy = qy + p->ty.d0 + ty * p->ty.dstep;
+            for (int64_t tx = 0; tx < p->tx.count; tx++, t++) {
+                const int64_t dx = p->tx.d0 + tx * p->tx.dstep;
+                /* columns [lo, hi) of this run read inside the input */
+                int64_t lo = -dx > qx ? -dx : qx, hi = qx + lanes;
+                hi = hi < s->w - dx ? hi : s->w - dx;
+                hi = hi < p->wq ? hi : p->wq;
+                if (iy >= 0 && iy < s->h && lo < hi)
+                    mask[t * TCONV_IGEMM_MAX_NV] |=
+                        (uint16_t)((((uint32_t)1 << (hi - qx)) - ((uint32_t)1 << (lo - qx))) << l);
+            }
+        }
+        l += lanes;
+    }
+}
+
 /* Tile t of a directly fed phase, or of two (q1 >= 0: the phase one column to the
  * right, same grid, stored interleaved with q0 through pair_store), reading B from
- * the slot's copy. The tile's vectors in groups of ik->nv; for each group and each row
- * panel of A, the igemm fills an MR x 48 C block per phase (in L1, continued over
- * channel blocks) and the block goes to the output at once: the C values never leave
- * L1. */
+ * the input in place or from the slot's copy. The tile's vectors in groups of ik->nv;
+ * for each group and each row panel of A, the igemm fills an MR x 48 C block per
+ * phase (in L1, continued over channel blocks) and the block goes to the output at
+ * once: the C values never leave L1. */
 void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
     const tconv_shape *s = &pb->s;
     const plan_geom *g = &r->g;
-    const copy_geom *cg = &r->g.cg;
+    const copy_geom *cg = r->grid;
     const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
     const phase *p = &g->ph[q0];
     const tile_span sp = tconv__phase_tile_span(cg, s->n, t);
     const int64_t vhi = r->feed[q0].vecs < sp.vhi ? r->feed[q0].vecs : sp.vhi;
     const int64_t len = vhi - sp.vlo, nvec = len > 0 ? sp.nimg * len : 0;
-    /* grid point f of the tile's copy of plane 0 is at xc + 4f (an integer: the copy
-     * starts at copy_first) */
+    /* Grid point f of plane (b, c) (image b of the tile, channel c of the group) is at
+     * xc + 4*(b*img + c*cs + f): in place the input's own planes (b counted from image
+     * 0); else the copy's, starting at copy_first (an integer). */
+    const bool inplace = r->inplace;
+    const int64_t cs = inplace ? pb->xs[1] : cg->cs, img = inplace ? pb->xs[0] : s->cin_g * cs;
     const uintptr_t xc =
-        (uintptr_t)(slot + r->l.copy) - (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
+        inplace ? (uintptr_t)pb->x + (uintptr_t)(gi * s->cin_g * cs * (int64_t)sizeof(float))
+                : (uintptr_t)(slot + r->l.copy) -
+                      (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
+    const int64_t b0 = inplace ? sp.n0 : 0;
+    uint16_t *masks = (uint16_t *)(slot + r->l.masks);
     const float *packed = r->a->packed;
     const float *bias = packed + g->bias_off + gi * s->cout_g;
     const tconv_igemm_kernel *ik = g->ik;
@@ -231,9 +312,12 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
             const int64_t u = v0 + (v < nv ? v : 0), b = u / len, n = sp.n0 + b;
             const int64_t f0 = (sp.vlo + u % len) * VW;
-            base[v] = xc + (uintptr_t)((b * s->cin_g * cg->cs + f0) * (int64_t)sizeof(float));
+            base[v] = xc + (uintptr_t)(((b0 + b) * img + f0) * (int64_t)sizeof(float));
             if (v >= nv)
                 continue;
+            if (inplace)
+                for (int q = 0; q < nq; q++)
+                    lane_masks(s, &g->ph[qs[q]], f0, masks + q * g->tmax * TCONV_IGEMM_MAX_NV + v);
             /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
             int64_t qy = f0 / cg->wp, qx = f0 % cg->wp;
             for (int64_t l = 0; l < VW;) {
@@ -257,8 +341,9 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                     const int64_t cn = s->cin_g - c0 < chb[q] ? s->cin_g - c0 : chb[q];
                     tconv_igemm_b b;
                     for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
-                        b.base[v] = base[v] + (uintptr_t)(c0 * cg->cs * (int64_t)sizeof(float));
-                    b.cs = cg->cs;
+                        b.base[v] = base[v] + (uintptr_t)(c0 * cs * (int64_t)sizeof(float));
+                    b.cs = cs;
+                    b.mask = inplace ? masks + q * g->tmax * TCONV_IGEMM_MAX_NV : NULL;
                     b.ntaps = ntaps[q];
                     b.off = off[q];
                     b.pf = ik->nv * VW; /* the B of the next igemm column */

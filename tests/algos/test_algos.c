@@ -259,8 +259,9 @@ static void test_edge_shapes(void **state)
 }
 
 /* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
- * which way each of these shapes takes); each tile copies the part of the input
- * grid it reads, halo rows included. */
+ * which way each of these shapes takes); with contiguous input rows the first three
+ * read it in place (lane masks at the borders), in the other layouts each tile copies
+ * the part of the input grid it reads, halo rows included. */
 static void test_direct_tile_shapes(void **state)
 {
     (void)state;
@@ -270,6 +271,9 @@ static void test_direct_tile_shapes(void **state)
         {1, 16, 13, 37, 16, 3, 2, 1, 1, 1, 1, 0}, /* runs of one image's vectors, halo rows */
         {1, 16, 13, 19, 16, 3, 1, 2, 0, 1, 2, 0}, /* the same, stride 1, dilation 2 */
         {1, 512, 1, 100, 8, 3, 1, 1, 0, 1, 1, 0}, /* no vector group fits the budget: packed */
+        {3, 8, 9, 11, 16, 5, 1, 0, 0, 1, 1, 0},   /* phase wider than the input: copies */
+        {2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2, 0},  /* in place, taps reach 3 beyond the input */
+        {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0},    /* in place, stride 3, some lanes spare */
     };
     tu_rng r = tu_rng_seed(11);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -292,16 +296,36 @@ static void test_direct_tiles(void **state)
                      .sh = 2, .sw = 2, .dh = 1, .dw = 1};
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs > 1 && per_img == 1);
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     s = (tconv_shape){.n = 1, .cin = 16, .h = 13, .w = 37, .cout = 16, .kh = 3, .kw = 3,
                       .hout = 26, .wout = 74, .groups = 1, .cin_g = 16, .cout_g = 16,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs == 1 && per_img > 1);
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     s = (tconv_shape){.n = 1, .cin = 16, .h = 13, .w = 19, .cout = 16, .kh = 3, .kw = 3,
                       .hout = 13, .wout = 19, .groups = 1, .cin_g = 16, .cout_g = 16,
                       .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 2, .dw = 2};
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs == 1 && per_img > 1);
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    /* a phase wider than the input (k5, no padding): copies */
+    s = (tconv_shape){.n = 3, .cin = 8, .h = 9, .w = 11, .cout = 16, .kh = 5, .kw = 5,
+                      .hout = 13, .wout = 15, .groups = 1, .cin_g = 8, .cout_g = 16,
+                      .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    assert_true(imgs >= 1);
+    assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    /* the last two rows of test_direct_tile_shapes: in place */
+    s = (tconv_shape){.n = 2, .cin = 8, .h = 10, .w = 20, .cout = 16, .kh = 3, .kw = 3,
+                      .hout = 8, .wout = 18, .groups = 1, .cin_g = 8, .cout_g = 16,
+                      .sh = 1, .sw = 1, .ph = 3, .pw = 3, .dh = 2, .dw = 2};
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    s = (tconv_shape){.n = 2, .cin = 3, .h = 7, .w = 5, .cout = 16, .kh = 4, .kw = 4,
+                      .hout = 20, .wout = 14, .groups = 1, .cin_g = 3, .cout_g = 16,
+                      .sh = 3, .sw = 3, .ph = 3, .pw = 3, .oph = 1, .opw = 1,
+                      .dh = 2, .dw = 2};
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     /* 100 vectors per image, 32 units: 6 vectors per tile (two igemm columns), 17 tiles;
      * with 2048 channels the copy's budget holds 3 (64 floats per channel): 34 tiles.
      * (Too big to run here; the cut only changes the run length, which the shapes
@@ -311,6 +335,7 @@ static void test_direct_tiles(void **state)
                       .sh = 2, .sw = 2, .dh = 1, .dw = 1};
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs == 1 && per_img == 17);
+    assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512)); /* 400 KB of input */
     s.cin = s.cin_g = 2048;
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs == 1 && per_img == 34);

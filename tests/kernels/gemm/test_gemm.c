@@ -715,7 +715,7 @@ static void test_igemm(void **state)
                 bias[i] = tu_uniform(&rng);
             for (int64_t t = 0; t < ntaps; t++)
                 off[t] = tu_range(&rng, -20, 19);
-            tconv_igemm_b b;
+            tconv_igemm_b b = {0};
             int64_t vstart[TCONV_IGEMM_MAX_NV];
             for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
                 vstart[v] = 64 + v * 64 - tu_range(&rng, 0, 40);
@@ -725,6 +725,14 @@ static void test_igemm(void **state)
             b.ntaps = ntaps;
             b.off = off;
             b.pf = tu_range(&rng, -64, 64);
+            /* every other case with lane masks: random, none, all */
+            uint16_t mask[9 * TCONV_IGEMM_MAX_NV];
+            const int masked = iter % 2;
+            for (int64_t i = 0; i < 9 * TCONV_IGEMM_MAX_NV; i++) {
+                const int64_t kind = tu_range(&rng, 0, 5);
+                mask[i] = kind == 0 ? 0 : kind == 1 ? 0xffff : (uint16_t)tu_range(&rng, 0, 65535);
+            }
+            b.mask = masked ? mask : NULL;
             for (int64_t i = 0; i < mr * ldc; i++)
                 init[i] = c[i] = sentinel();
             for (int64_t r = 0; r < m; r++)
@@ -744,10 +752,13 @@ static void test_igemm(void **state)
                     }
                     float want = accumulate ? init[r * ldc + j] : bp ? bias[r] : 0.0f;
                     const int v = (int)(j / 16), l = (int)(j % 16);
-                    for (int64_t t = 0; t < ntaps; t++)
+                    for (int64_t t = 0; t < ntaps; t++) {
+                        const int on = !masked || (mask[t * TCONV_IGEMM_MAX_NV + v] >> l & 1);
                         for (int64_t k = 0; k < ch; k++)
                             want = fmaf(a[t * ch * mr + k * mr + r],
-                                        bbuf[vstart[v] + k * cs + off[t] + l], want);
+                                        on ? bbuf[vstart[v] + k * cs + off[t] + l] : 0.0f,
+                                        want);
+                    }
                     if (!same_bits(got, want))
                         fail_msg("%s: (%lld, %lld) = %a, want %a (ch %lld taps %lld nv %d "
                                  "m %lld mode %d)",
