@@ -226,31 +226,41 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 }
 
 /* The lanes of in-place vector f0 (its first point, pitch W) that phase p's taps read:
- * mask[t*TCONV_IGEMM_MAX_NV] for tap t (ty-major), lanes (qy, qx) with qy < hq, qx < wq
- * whose input point (qy + dy, qx + dx) lies in the input. The vector's lanes are runs
- * along grid rows; per run and tap the valid lanes are one range. */
+ * mask[t*TCONV_IGEMM_MAX_NV] for tap t = (ty, tx) (ty-major), lanes (qy, qx) with
+ * qy < hq, qx < wq whose input point (qy + dy, qx + dx) lies in the input. That is a
+ * row condition and a column condition: the mask is rows(ty) & cols(tx), each found
+ * per run of the vector's lanes along a grid row. cols(tx) is kept in the slots of
+ * row ty = 0 until those are written, last. */
 static void lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_t *mask)
 {
-    const int64_t ntaps = p->ty.count * p->tx.count;
-    for (int64_t t = 0; t < ntaps; t++)
-        mask[t * TCONV_IGEMM_MAX_NV] = 0;
-    int64_t qy = f0 / s->w, qx = f0 % s->w;
-    for (int64_t l = 0; l < VW && qy < p->hq; qy++, qx = 0) {
-        const int64_t lanes = VW - l < s->w - qx ? VW - l : s->w - qx;
-        for (int64_t ty = 0, t = 0; ty < p->ty.count; ty++) {
-            const int64_t iy = qy + p->ty.d0 + ty * p->ty.dstep;
-            for (int64_t tx = 0; tx < p->tx.count; tx++, t++) {
-                const int64_t dx = p->tx.d0 + tx * p->tx.dstep;
-                /* columns [lo, hi) of this run read inside the input */
-                int64_t lo = -dx > qx ? -dx : qx, hi = qx + lanes;
-                hi = hi < s->w - dx ? hi : s->w - dx;
-                hi = hi < p->wq ? hi : p->wq;
-                if (iy >= 0 && iy < s->h && lo < hi)
-                    mask[t * TCONV_IGEMM_MAX_NV] |=
-                        (uint16_t)((((uint32_t)1 << (hi - qx)) - ((uint32_t)1 << (lo - qx))) << l);
-            }
+    const int64_t w = s->w, q0y = f0 / w, q0x = f0 % w, ntx = p->tx.count;
+    for (int64_t tx = 0; tx < ntx; tx++) {
+        const int64_t dx = p->tx.d0 + tx * p->tx.dstep;
+        uint32_t bits = 0;
+        for (int64_t l = 0, qx = q0x; l < VW; qx = 0) {
+            const int64_t lanes = VW - l < w - qx ? VW - l : w - qx;
+            /* columns [lo, hi) of this run read inside the input */
+            int64_t lo = -dx > qx ? -dx : qx, hi = qx + lanes;
+            hi = hi < w - dx ? hi : w - dx;
+            hi = hi < p->wq ? hi : p->wq;
+            if (lo < hi)
+                bits |= (((uint32_t)1 << (hi - qx)) - ((uint32_t)1 << (lo - qx))) << l;
+            l += lanes;
         }
-        l += lanes;
+        mask[tx * TCONV_IGEMM_MAX_NV] = (uint16_t)bits;
+    }
+    for (int64_t ty = p->ty.count - 1; ty >= 0; ty--) {
+        const int64_t dy = p->ty.d0 + ty * p->ty.dstep;
+        uint32_t rows = 0;
+        for (int64_t l = 0, qx = q0x, qy = q0y; l < VW; qx = 0, qy++) {
+            const int64_t lanes = VW - l < w - qx ? VW - l : w - qx;
+            if (qy < p->hq && qy + dy >= 0 && qy + dy < s->h)
+                rows |= (((uint32_t)1 << lanes) - 1) << l;
+            l += lanes;
+        }
+        for (int64_t tx = 0; tx < ntx; tx++)
+            mask[(ty * ntx + tx) * TCONV_IGEMM_MAX_NV] =
+                (uint16_t)(rows & mask[tx * TCONV_IGEMM_MAX_NV]);
     }
 }
 
