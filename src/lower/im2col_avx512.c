@@ -120,6 +120,19 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
 void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
                                int64_t ldc, int64_t m, int64_t len)
 {
+    if (ys_co == 1 && m > 1 && m <= 16 && ldc <= INT32_MAX / 16) {
+        /* channels last: each point's m channels are one C column, gathered, and one
+         * masked store */
+        const __m512i rows = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32((int32_t)ldc));
+        const __mmask16 k = lanes(0, m);
+        for (int64_t t = 0; t < len; t++)
+            _mm512_mask_storeu_ps(
+                y + t * step, k,
+                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, rows, c + t, sizeof(float)));
+        return;
+    }
     if (step != 1 && step != 2) {
         tconv__phase_store_scalar(y, ys_co, step, c, ldc, m, len);
         return;

@@ -38,6 +38,12 @@ void tconv__im2col_panel_scalar(float *panel, int64_t nr, int64_t ncols,
 void tconv__phase_store_scalar(float *y, int64_t ys_co, int64_t step, const float *c,
                                int64_t ldc, int64_t m, int64_t len)
 {
+    if (ys_co == 1) { /* channels last: a point's channels are contiguous */
+        for (int64_t t = 0; t < len; t++)
+            for (int64_t co = 0; co < m; co++)
+                y[t * step + co] = c[co * ldc + t];
+        return;
+    }
     for (int64_t co = 0; co < m; co++) {
         float *yd = y + co * ys_co;
         const float *src = c + co * ldc;

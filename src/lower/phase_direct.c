@@ -209,6 +209,36 @@ static int64_t copy_first(const copy_geom *c, const tile_span *sp)
     return 16 * sp->vlo + (c->off_lo & ~(int64_t)15);
 }
 
+/* The copy of tconv__phase_copy_tile for channels last (unit channel stride, more than
+ * one channel): point by point, all channels of a point read together (contiguous)
+ * and written one per plane, where the grid copy would read each channel's row with
+ * its points C floats apart. */
+static void copy_tile_channels_last(const tconv_problem *pb, const copy_geom *c, int64_t gi,
+                                    const tile_span *sp, int64_t f0, int64_t f1, float *dst)
+{
+    const int64_t cin_g = pb->s.cin_g, cs = c->cs;
+    for (int64_t b = 0; b < sp->nimg; b++) {
+        const float *xn = pb->x + (sp->n0 + b) * pb->xs[0] + gi * cin_g;
+        float *d = dst + b * cin_g * cs;
+        int64_t pr = f0 / c->wp, pc = f0 % c->wp;
+        for (int64_t f = f0; f < f1; f++, d++) {
+            const int64_t iy = pr - c->top;
+            if (iy >= 0 && iy < pb->s.h && pc >= c->gap) {
+                const float *xp = xn + iy * pb->xs[2] + (pc - c->gap) * pb->xs[3];
+                for (int64_t ci = 0; ci < cin_g; ci++)
+                    d[ci * cs] = xp[ci];
+            } else {
+                for (int64_t ci = 0; ci < cin_g; ci++)
+                    d[ci * cs] = 0.0f;
+            }
+            if (++pc == c->wp) {
+                pc = 0;
+                pr++;
+            }
+        }
+    }
+}
+
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
@@ -216,6 +246,10 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     const tile_span sp = tconv__phase_tile_span(c, pb->s.n, t);
     const int64_t f0 = copy_first(c, &sp), f1 = 16 * sp.vhi + c->off_hi;
     float *dst = (float *)(slot + r->l.copy);
+    if (pb->xs[1] == 1 && pb->s.cin_g > 1 && pb->xs[3] != 1) {
+        copy_tile_channels_last(pb, c, gi, &sp, f0, f1, dst);
+        return;
+    }
     for (int64_t b = 0; b < sp.nimg; b++)
         for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
             const float *src =
@@ -369,13 +403,16 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 else
                     r->lk->store(yrow, pb->ys[1], step, cblk[0] + j, ldc, mi, runs[k].len);
             }
-            if (nruns > 0 && v0 + ik->nv < nvec) {
+            if (nruns > 0 && v0 + ik->nv < nvec && pb->ys[3] == 1) {
                 /* The output lines the next igemm column of this tile will write (when
                  * it continues this row): asked for now, so that their reads-for-
                  * ownership overlap its arithmetic instead of stalling its stores. Not
                  * past the tile: the next tile's lines belong to another thread, which
-                 * this would take them from (fcn_up at 2 threads: 1.04-1.15x). A hint:
-                 * the addresses are computed as integers and never dereferenced. */
+                 * this would take them from (fcn_up at 2 threads: 1.04-1.15x). Only
+                 * for rows of contiguous outputs: with channels last each line holds
+                 * one point, and the loop would ask for thousands (grp4: 72% of the
+                 * time). A hint: the addresses are computed as integers and never
+                 * dereferenced. */
                 const seg *last = &runs[nruns - 1];
                 const uintptr_t y0 = (uintptr_t)pb->y +
                                      (uintptr_t)((last->x_off + i0 * pb->ys[1] + last->len * step) *
