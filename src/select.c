@@ -33,7 +33,7 @@ static void direct_task(void *ctx, int64_t t)
 static void direct_run(const tconv_run_args *a)
 {
     direct_ctx d = {a};
-    tconv__parallel_for(a->exec, a->threads, direct_task, &d, tconv__direct_tasks(&a->pb->s));
+    tconv__parallel_for(a->exec, a->threads, direct_task, &d, tconv__direct_tasks(a->pb));
 }
 
 static const tconv_algo_impl algo_direct = {

@@ -18,8 +18,15 @@
 
 #include "../internal.h"
 
-/* Number of tasks for this shape (>= 1 when the output is non-empty, 0 when N == 0). */
-int64_t tconv__direct_tasks(const tconv_shape *s);
+/* Number of tasks for this problem (>= 1 when the output is non-empty, 0 when N == 0):
+ * a function of the shape, and of whether the call is channels-last depthwise
+ * (tconv__direct_channels_last), whose tasks cover 16 channels each. */
+int64_t tconv__direct_tasks(const tconv_problem *pb);
+
+/* Does this call take the channels-last depthwise kernel (below)? Depthwise (one input
+ * and one output channel per group, more than one group), input and output channels
+ * adjacent in memory, kw <= TCONV_DIRECT_MAX_TAPS and kh*kw <= TCONV_DIRECT_CL_TAPS. */
+bool tconv__direct_channels_last(const tconv_problem *pb);
 
 /* Runs task t in [0, tconv__direct_tasks()) with the micro-kernels of `isa`
  * (falls back to the best lower level present in this build). Any strides. */
@@ -135,6 +142,44 @@ void tconv__direct_s2plane_f32_avx512(const tconv_direct_s2plane *p);
 
 /* The plane kernel for `isa`, or NULL when that level has none (scalar). */
 tconv_direct_s2plane_fn tconv__direct_s2plane_kernel(tconv_isa isa);
+
+/* ------------------------------------------------------ channels-last depthwise rows
+ * With channels last, a depthwise layer's channels are adjacent in memory at every
+ * point and each has its own 1-channel kernel: vectorised across 16 channels, one
+ * output point of a block of channels is
+ *   acc = init[lane]; for each valid ky (ascending), for each tap of ox's phase in tap
+ *   order that reads inside the input: acc += x[iy, ix, lane] * w[lane, ky, kx]
+ * (the same order as the row kernels: ky, then kx ascending, one FMA or one rounding
+ * per product and one per add). A call computes one output row of nb blocks of 16
+ * channels, all blocks of a point in turn (their lines adjacent in memory). */
+#define TCONV_DIRECT_CL_TAPS 64 /* kh*kw limit: the task's weights are on its stack */
+
+typedef struct tconv_direct_clrow {
+    const tconv_direct_cols *c; /* column geometry of the layer */
+    const float *const *xrow;   /* nky input rows: channel l of block b, column ix at
+                                 * xrow[k][ix*xw + 16*b + l] */
+    const float *const *wrow;   /* nky weight rows: tap i (order of c) of block b, lane l at
+                                 * wrow[k][b*wblock + 16*i + l] */
+    int64_t nky;                /* rows that reach this output row (0: init only) */
+    int64_t xw;                 /* input column stride */
+    int64_t nb, wblock;         /* blocks (>= 1); floats between their weights */
+    const float *init;          /* 16*nb lanes: bias or 0 */
+    float *y;                   /* channel l of block b, output column ox at
+                                 * y[ox*yw + 16*b + l] */
+    int64_t yw, wout;
+    int32_t nc;                 /* channels in the last block, 1..16: its lanes [nc, 16)
+                                 * are neither read nor written */
+} tconv_direct_clrow;
+
+typedef void (*tconv_direct_clrow_fn)(const tconv_direct_clrow *r);
+void tconv__direct_clrow_f32_scalar(const tconv_direct_clrow *r);
+#if TCONV_HAVE_X86_KERNELS
+void tconv__direct_clrow_f32_avx2(const tconv_direct_clrow *r);
+void tconv__direct_clrow_f32_avx512(const tconv_direct_clrow *r);
+#endif
+
+/* The channels-last row kernel for `isa` (AUTO = tconv_isa_detected()). */
+tconv_direct_clrow_fn tconv__direct_clrow_kernel(tconv_isa isa);
 
 /* The row kernel tconv__direct_task uses for `isa` (AUTO = tconv_isa_detected()). */
 tconv_direct_rows_fn tconv__direct_rows_kernel(tconv_isa isa);

@@ -488,4 +488,50 @@ static ALWAYS_INLINE void s2plane_t(const tconv_direct_s2plane *p, const int K, 
 /* The dispatchers (rows_s1, rows_s2, s2plane and the entry points), shared with the
  * other ISA files. */
 #define TCONV_DIRECT_ISA(name) name##_avx2
+/* Channels-last rows (direct_dispatch.h's clrow loop): 16 channels in two vectors of
+ * 8, the lanes past nc masked off in every load and store of x, init and y. */
+typedef struct cl_vec {
+    __m256 lo, hi;
+} cl_vec;
+typedef struct cl_mask {
+    __m256i lo, hi;
+} cl_mask;
+
+static inline cl_mask cl_lanes(int32_t nc)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    cl_mask m;
+    m.lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), idx);
+    m.hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - 8), idx);
+    return m;
+}
+
+static inline cl_vec cl_load(const float *p, cl_mask m)
+{
+    cl_vec v;
+    v.lo = _mm256_maskload_ps(p, m.lo);
+    v.hi = _mm256_maskload_ps(p + 8, m.hi);
+    return v;
+}
+
+static inline cl_vec cl_fma(cl_vec acc, const float *x, const float *w, cl_mask m)
+{
+    acc.lo = _mm256_fmadd_ps(_mm256_maskload_ps(x, m.lo), _mm256_loadu_ps(w), acc.lo);
+    acc.hi = _mm256_fmadd_ps(_mm256_maskload_ps(x + 8, m.hi), _mm256_loadu_ps(w + 8), acc.hi);
+    return acc;
+}
+
+static inline cl_vec cl_fma_full(cl_vec acc, const float *x, const float *w)
+{
+    acc.lo = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(w), acc.lo);
+    acc.hi = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_loadu_ps(w + 8), acc.hi);
+    return acc;
+}
+
+static inline void cl_store(float *p, cl_vec v, cl_mask m)
+{
+    _mm256_maskstore_ps(p, m.lo, v.lo);
+    _mm256_maskstore_ps(p + 8, m.hi, v.hi);
+}
+
 #include "direct_dispatch.h"

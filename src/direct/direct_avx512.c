@@ -511,4 +511,34 @@ static ALWAYS_INLINE void s2plane_t(const tconv_direct_s2plane *p, const int K, 
 /* The dispatchers (rows_s1, rows_s2, s2plane and the entry points), shared with the
  * other ISA files. */
 #define TCONV_DIRECT_ISA(name) name##_avx512
+/* Channels-last rows (direct_dispatch.h's clrow loop): 16 channels in one vector, the
+ * lanes past nc masked off in every load and store of x, init and y. */
+typedef __m512 cl_vec;
+typedef __mmask16 cl_mask;
+
+static inline cl_mask cl_lanes(int32_t nc)
+{
+    return (cl_mask)((1u << nc) - 1u);
+}
+
+static inline cl_vec cl_load(const float *p, cl_mask m)
+{
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+static inline cl_vec cl_fma(cl_vec acc, const float *x, const float *w, cl_mask m)
+{
+    return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x), _mm512_loadu_ps(w), acc);
+}
+
+static inline cl_vec cl_fma_full(cl_vec acc, const float *x, const float *w)
+{
+    return _mm512_fmadd_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(w), acc);
+}
+
+static inline void cl_store(float *p, cl_vec v, cl_mask m)
+{
+    _mm512_mask_storeu_ps(p, m, v);
+}
+
 #include "direct_dispatch.h"

@@ -1,9 +1,11 @@
 /*
  * direct_dispatch.h - the part of the direct kernel's ISA files that is the same in
- * each: the choice among the instances of their templates by tap counts, and the
- * entry points. Included at the end of direct_<isa>.c, after its templates
- * (rows_s1_t, rows_s2_t, rows_sn, s2plane_t), with TCONV_DIRECT_ISA(name) defined to
- * append the file's ISA suffix.
+ * each: the choice among the instances of their templates by tap counts, the
+ * channels-last row loop, and the entry points. Included at the end of
+ * direct_<isa>.c, after its templates (rows_s1_t, rows_s2_t, rows_sn, s2plane_t) and
+ * its 16-channel vector helpers (cl_vec, cl_mask, cl_lanes, cl_load, cl_fma, cl_fma_full,
+ * cl_store),
+ * with TCONV_DIRECT_ISA(name) defined to append the file's ISA suffix.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -78,4 +80,86 @@ void TCONV_DIRECT_ISA(tconv__direct_rows_f32)(const tconv_direct_cols *c, int64_
         rows_s2(c, ox_begin, ox_end, rows, nrows);
     else
         rows_sn(c, ox_begin, ox_end, rows, nrows);
+}
+
+/* Channels-last depthwise rows (direct.h), phase by phase: the columns of phase p are
+ * ox = p + sw*q. Where every tap of the phase reads inside the input, four columns
+ * at a time (four independent FMA chains: one chain per column would wait on the
+ * FMA's latency), each block of the four in turn (a column's lines are adjacent);
+ * elsewhere one column at a time, each tap checked. Phases without taps get init.
+ * Same sequence per element as tconv__direct_clrow_f32_scalar. */
+static inline cl_vec cl_point(const tconv_direct_clrow *r, int32_t g, int64_t q, int64_t b,
+                              cl_vec acc, cl_mask m)
+{
+    const tconv_direct_cols *c = r->c;
+    for (int64_t k = 0; k < r->nky; k++)
+        for (int32_t i = c->g_begin[g]; i < c->g_begin[g + 1]; i++)
+            if (q >= c->qlo[i] && q < c->qhi[i])
+                acc = cl_fma(acc, r->xrow[k] + (q + c->off[i]) * r->xw + 16 * b,
+                             r->wrow[k] + b * r->wblock + 16 * i, m);
+    return acc;
+}
+
+/* Columns q .. q + 3 of phase group g, block b (all taps valid). full: all 16 lanes
+ * are channels (no masks). */
+static inline __attribute__((always_inline)) void cl_four(const tconv_direct_clrow *r, int32_t g,
+                                                          int64_t q, int64_t b, float *y,
+                                                          cl_mask m, const int full)
+{
+    const tconv_direct_cols *c = r->c;
+    const int64_t xw = r->xw, step = c->sw * r->yw;
+    const cl_vec init = full ? cl_load(r->init + 16 * b, cl_lanes(16)) : cl_load(r->init + 16 * b, m);
+    cl_vec a0 = init, a1 = init, a2 = init, a3 = init;
+    for (int64_t k = 0; k < r->nky; k++)
+        for (int32_t i = c->g_begin[g]; i < c->g_begin[g + 1]; i++) {
+            const float *x = r->xrow[k] + (q + c->off[i]) * xw + 16 * b,
+                        *w = r->wrow[k] + b * r->wblock + 16 * i;
+            a0 = full ? cl_fma_full(a0, x, w) : cl_fma(a0, x, w, m);
+            a1 = full ? cl_fma_full(a1, x + xw, w) : cl_fma(a1, x + xw, w, m);
+            a2 = full ? cl_fma_full(a2, x + 2 * xw, w) : cl_fma(a2, x + 2 * xw, w, m);
+            a3 = full ? cl_fma_full(a3, x + 3 * xw, w) : cl_fma(a3, x + 3 * xw, w, m);
+        }
+    float *yq = y + q * step + 16 * b;
+    cl_store(yq, a0, m);
+    cl_store(yq + step, a1, m);
+    cl_store(yq + 2 * step, a2, m);
+    cl_store(yq + 3 * step, a3, m);
+}
+
+void TCONV_DIRECT_ISA(tconv__direct_clrow_f32)(const tconv_direct_clrow *r)
+{
+    const tconv_direct_cols *c = r->c;
+    const cl_mask all = cl_lanes(16), last = cl_lanes(r->nc);
+    const int64_t sw = c->sw, yw = r->yw, nb = r->nb;
+    int32_t g = 0;
+    for (int64_t p = 0; p < sw && p < r->wout; p++) {
+        const int64_t nq = (r->wout - p + sw - 1) / sw;
+        float *y = r->y + p * yw;
+        while (g < c->ngroups && c->g_phase[g] < p)
+            g++;
+        const bool taps = g < c->ngroups && c->g_phase[g] == p && r->nky > 0;
+        /* [qa, qb): every tap valid */
+        int64_t qa = 0, qb = taps ? nq : 0;
+        for (int32_t i = taps ? c->g_begin[g] : 0; taps && i < c->g_begin[g + 1]; i++) {
+            qa = c->qlo[i] > qa ? c->qlo[i] : qa;
+            qb = c->qhi[i] < qb ? c->qhi[i] : qb;
+        }
+        for (int64_t q = 0; q < nq;) {
+            if (q >= qa && q + 4 <= qb) {
+                for (int64_t b = 0; b < nb; b++)
+                    if (b < nb - 1 || r->nc == 16)
+                        cl_four(r, g, q, b, y, all, 1);
+                    else
+                        cl_four(r, g, q, b, y, last, 0);
+                q += 4;
+                continue;
+            }
+            for (int64_t b = 0; b < nb; b++) {
+                const cl_mask m = b < nb - 1 ? all : last;
+                const cl_vec init = cl_load(r->init + 16 * b, m);
+                cl_store(y + q * sw * yw + 16 * b, taps ? cl_point(r, g, q, b, init, m) : init, m);
+            }
+            q++;
+        }
+    }
 }

@@ -54,3 +54,35 @@ void tconv__direct_rows_f32_scalar(const tconv_direct_cols *c, int64_t ox_begin,
         }
     }
 }
+
+/* Channels-last depthwise rows (direct.h): columns in order, the phase and q of each
+ * stepped (no division), the phase's taps found by walking the groups (ascending). */
+void tconv__direct_clrow_f32_scalar(const tconv_direct_clrow *r)
+{
+    const tconv_direct_cols *c = r->c;
+    int64_t p = 0, q = 0;
+    int32_t g = 0;
+    for (int64_t ox = 0; ox < r->wout; ox++) {
+        while (g < c->ngroups && c->g_phase[g] < p)
+            g++;
+        const bool taps = g < c->ngroups && c->g_phase[g] == p;
+        for (int64_t b = 0; b < r->nb; b++) {
+            float *y = r->y + ox * r->yw + 16 * b;
+            const int32_t nc = b == r->nb - 1 ? r->nc : 16;
+            for (int32_t l = 0; l < nc; l++) {
+                float acc = r->init[16 * b + l];
+                for (int64_t k = 0; taps && k < r->nky; k++)
+                    for (int32_t i = c->g_begin[g]; i < c->g_begin[g + 1]; i++)
+                        if (q >= c->qlo[i] && q < c->qhi[i])
+                            acc += r->xrow[k][(q + c->off[i]) * r->xw + 16 * b + l] *
+                                   r->wrow[k][b * r->wblock + 16 * i + l];
+                y[l] = acc;
+            }
+        }
+        if (++p == c->sw) {
+            p = 0;
+            q++;
+            g = 0;
+        }
+    }
+}

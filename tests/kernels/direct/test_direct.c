@@ -197,7 +197,7 @@ static void run_case(const tcase *c, uint64_t seed)
     if (st != TCONV_OK)
         fail_msg("build_problem failed (%s): %s", tconv_last_error_message(), desc);
 
-    const int64_t ntasks = tconv__direct_tasks(&pb.s);
+    const int64_t ntasks = tconv__direct_tasks(&pb);
     const int64_t numel = tu_numel(&got.t);
     if (c->n > 0 && ntasks < 1)
         fail_msg("no tasks for a non-empty output: %s", desc);
@@ -442,6 +442,97 @@ static void test_edge_widths(void **state)
             run_case(&c, seed++);
         }
     }
+}
+
+/* Channels-last depthwise (tconv__direct_channels_last: 16 channels a vector): channel
+ * counts around the block width (a partial last block, several blocks, more than one
+ * task's worth of blocks), every parameter at random, integer data (bit for bit) and
+ * uniform data; the kernel sizes at the limit of the path and beyond it (the general
+ * path), and the layouts around it that must not take it. */
+static void test_channels_last_dw(void **state)
+{
+    (void)state;
+    static const int64_t channels[] = {2, 3, 15, 16, 17, 33, 64, 70};
+    tu_rng rng = tu_rng_seed(61);
+    uint64_t seed = 600;
+    for (int it = 0; it < 48; it++) {
+        tcase c = base_case();
+        c.cin = c.groups = channels[it % 8];
+        c.n = tu_range(&rng, 1, 2);
+        c.unbatched = c.n == 1 && tu_range(&rng, 0, 3) == 0;
+        c.h = tu_range(&rng, 1, 9);
+        c.w = tu_range(&rng, 1, 23);
+        for (int d = 0; d < 2; d++) {
+            c.stride[d] = tu_range(&rng, 1, 3);
+            c.dil[d] = tu_range(&rng, 1, 2);
+            c.pad[d] = tu_range(&rng, 0, 3);
+            const int64_t lim = c.stride[d] > c.dil[d] ? c.stride[d] : c.dil[d];
+            c.opad[d] = tu_range(&rng, 0, lim - 1);
+        }
+        c.kh = tu_range(&rng, 1, 5);
+        c.kw = tu_range(&rng, 1, 5);
+        if (out_dim(c.h, c.kh, c.stride[0], c.pad[0], c.dil[0], c.opad[0]) < 1 ||
+            out_dim(c.w, c.kw, c.stride[1], c.pad[1], c.dil[1], c.opad[1]) < 1)
+            continue;
+        c.bias = it % 3 != 0;
+        c.lx = c.ly = TU_CHANNELS_LAST;
+        c.lw = (tu_layout)tu_range(&rng, 0, TU_LAYOUT_COUNT - 1);
+        c.lb = (tu_layout)tu_range(&rng, 0, TU_LAYOUT_COUNT - 1);
+        c.values = it % 2 ? VALUES_INTEGERS : VALUES_UNIFORM;
+        run_case(&c, seed++);
+    }
+    /* 300 channels of a 4x4 kernel: two runs of blocks (a task packs at most 256) */
+    tcase c = base_case();
+    c.cin = c.groups = 300;
+    c.h = 5;
+    c.w = 6;
+    c.kh = c.kw = 4;
+    c.stride[0] = c.stride[1] = 2;
+    c.pad[0] = c.pad[1] = 1;
+    c.lx = c.ly = TU_CHANNELS_LAST;
+    c.values = VALUES_INTEGERS;
+    run_case(&c, seed++);
+    /* 8x8 = 64 taps (the limit), then 9x8 (beyond: the general path) */
+    c.cin = c.groups = 20;
+    c.kh = c.kw = 8;
+    run_case(&c, seed++);
+    c.kh = 9;
+    run_case(&c, seed++);
+    /* only one side channels last: not this path */
+    c.kh = 3;
+    c.ly = TU_CONTIGUOUS;
+    run_case(&c, seed++);
+    c.ly = TU_CHANNELS_LAST;
+    c.lx = TU_CROPPED;
+    run_case(&c, seed++);
+}
+
+/* Which calls take the channels-last depthwise path. */
+static void test_channels_last_choice(void **state)
+{
+    (void)state;
+    tconv_problem pb;
+    memset(&pb, 0, sizeof pb);
+    pb.s = (tconv_shape){.n = 1, .cin = 32, .h = 8, .w = 8, .cout = 32, .kh = 4, .kw = 4,
+                         .hout = 16, .wout = 16, .groups = 32, .cin_g = 1, .cout_g = 1,
+                         .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    const int64_t cl[4] = {8 * 8 * 32, 1, 8 * 32, 32}, ycl[4] = {16 * 16 * 32, 1, 16 * 32, 32};
+    memcpy(pb.xs, cl, sizeof cl);
+    memcpy(pb.ys, ycl, sizeof ycl);
+    assert_true(tconv__direct_channels_last(&pb));
+    assert_int_equal(tconv__direct_tasks(&pb), 16); /* 2 blocks, one run; 16 bands */
+    pb.ys[1] = 256; /* NCHW output */
+    assert_false(tconv__direct_channels_last(&pb));
+    pb.ys[1] = 1;
+    pb.s.cout_g = 2; /* a channel multiplier */
+    pb.s.cout = 64;
+    assert_false(tconv__direct_channels_last(&pb));
+    pb.s.cout_g = 1;
+    pb.s.cout = 32;
+    pb.s.kh = 9; /* 9 x 4 = 36 taps: still */
+    assert_true(tconv__direct_channels_last(&pb));
+    pb.s.kw = 8; /* 72 */
+    assert_false(tconv__direct_channels_last(&pb));
 }
 
 /* Rows wider than the staging chunk (strided output), input rows wider than the
@@ -701,6 +792,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dw_k4s2),     cmocka_unit_test(test_fixed_layers),
         cmocka_unit_test(test_edge_widths), cmocka_unit_test(test_wide),
+        cmocka_unit_test(test_channels_last_dw),
+        cmocka_unit_test(test_channels_last_choice),
         cmocka_unit_test(test_stride2_planes), cmocka_unit_test(test_no_tasks),
         cmocka_unit_test(test_random),
     };
