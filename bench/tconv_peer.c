@@ -11,7 +11,10 @@
  *
  *   tconv_peer --shapes FILE --data DIR [--threads T] [--budget S] [--check]
  *              [--only NAME] [--name PEERNAME] [--mode plan|oneshot]
- *              [--algo auto|reference|gemm_col2im|phase_gemm|direct]
+ *              [--algo auto|reference|gemm_col2im|phase_gemm|direct] [--layout nchw|nhwc]
+ *
+ * --layout nhwc runs on channels-last input and output (the harness's NCHW data
+ * transposed outside the timed region, the output transposed back for the check).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 {
     const char *shapes = NULL, *data = NULL, *only = NULL, *name = "tconv", *algo = "auto";
     const char *mode = "plan";
+    const char *layout = "nchw";
     int threads = 1;
     double budget = 0.25;
     bool check = false;
@@ -139,6 +143,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--name") == 0) name = v;
         else if (strcmp(a, "--algo") == 0) algo = v;
         else if (strcmp(a, "--mode") == 0) mode = v;
+        else if (strcmp(a, "--layout") == 0) layout = v;
         else if (strcmp(a, "--threads") == 0) threads = atoi(v);
         else if (strcmp(a, "--budget") == 0) budget = atof(v);
         else die("unknown option %s", a);
@@ -154,6 +159,9 @@ int main(int argc, char **argv)
         die("unknown --algo %s", algo);
     if (strcmp(mode, "plan") != 0 && strcmp(mode, "oneshot") != 0)
         die("unknown --mode %s", mode);
+    if (strcmp(layout, "nchw") != 0 && strcmp(layout, "nhwc") != 0)
+        die("unknown --layout %s", layout);
+    const bool nhwc = strcmp(layout, "nhwc") == 0;
 
     static layer layers[256];
     int count = read_layers(shapes, layers, 256);
@@ -182,10 +190,23 @@ int main(int argc, char **argv)
             j.p.dilation[d] = l->dil;
         }
         j.p.groups = l->groups;
-        j.x = tconv_tensor_nchw(x, l->n, l->cin, l->h, l->w);
+        float *xl = x, *yl = y; /* the data in the layout timed */
+        if (nhwc) {
+            xl = malloc(nx * 4 + 64);
+            yl = malloc(ny * 4 + 64);
+            if (!xl || !yl)
+                die("out of memory for %s", l->name);
+            for (long n = 0; n < l->n; n++)
+                for (long c = 0; c < l->cin; c++)
+                    for (long i = 0; i < l->h * l->w; i++)
+                        xl[(n * l->h * l->w + i) * l->cin + c] = x[(n * l->cin + c) * l->h * l->w + i];
+        }
+        j.x = nhwc ? tconv_tensor_nhwc(xl, l->n, l->cin, l->h, l->w)
+                   : tconv_tensor_nchw(x, l->n, l->cin, l->h, l->w);
         j.w = tconv_tensor_nchw(w, l->cin, l->cout / l->groups, l->k, l->k);
         j.b = tconv_tensor_1d(b, l->cout);
-        j.y = tconv_tensor_nchw(y, l->n, l->cout, l->ho, l->wo);
+        j.y = nhwc ? tconv_tensor_nhwc(yl, l->n, l->cout, l->ho, l->wo)
+                   : tconv_tensor_nchw(y, l->n, l->cout, l->ho, l->wo);
         tconv_exec ce = tconv_exec_default();
         ce.algorithm = algo_id;
         j.exec = tconv_exec_default();
@@ -231,6 +252,12 @@ int main(int argc, char **argv)
                 mn = 1e3 * t[0];
                 free(t);
             }
+            if (nhwc)
+                for (long n = 0; n < l->n; n++)
+                    for (long c = 0; c < l->cout; c++)
+                        for (long i = 0; i < l->ho * l->wo; i++)
+                            y[(n * l->cout + c) * l->ho * l->wo + i] =
+                                yl[(n * l->ho * l->wo + i) * l->cout + c];
             double maxerr = 0, maxref = 0;
             for (size_t i = 0; i < ny; i++) {
                 double e = fabs((double)y[i] - ref[i]);
@@ -254,6 +281,10 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
         tconv_plan_destroy(j.plan);
+        if (nhwc) {
+            free(xl);
+            free(yl);
+        }
         free(x);
         free(w);
         free(b);
