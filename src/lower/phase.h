@@ -22,6 +22,7 @@ typedef struct phase {
     int64_t tiles;  /* ceil(cols / nc) */
     size_t a_off;   /* floats from the start of the group's packed A */
     bool direct;    /* fed directly (igemm), else by packed im2col panels */
+    bool copy_direct; /* direct would be chosen on the copied grid too */
 } phase;
 
 /* The direct (igemm) feed reads B from a grid of the input: planes (n, c) of rows of
@@ -71,6 +72,8 @@ typedef struct plan_geom {
     bool inplace;                 /* calls with contiguous input rows use ig */
     int64_t tmax;                 /* most taps of a phase */
     bool direct_only;             /* every phase with work is fed directly */
+    bool may_pack;                /* a call that copies packs the phases that are direct
+                                   * only for their lanes in place (same MR both ways) */
     int64_t mr;                   /* rows per panel of packed A: gk's, or ik's if only it runs */
     phase ph[TCONV_MAX_PHASES];   /* [0, nph) set: last, so that only those are written */
 } plan_geom;

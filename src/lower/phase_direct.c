@@ -160,7 +160,7 @@ static size_t tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, boo
 size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
 {
     for (int i = 0; i < g->nph; i++)
-        g->ph[i].direct = false;
+        g->ph[i].direct = g->ph[i].copy_direct = false;
     g->inplace = false;
     memset(&g->cg, 0, sizeof g->cg);
     memset(&g->ig, 0, sizeof g->ig);
@@ -171,14 +171,15 @@ size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
     const bool inplace = grid_geometry(s, g, true, &g->ig);
     bool any = false;
     for (int i = 0; i < g->nph; i++) {
-        g->ph[i].direct = direct_on(s, &g->ph[i], inplace ? &g->ig : &g->cg);
+        g->ph[i].copy_direct = direct_on(s, &g->ph[i], &g->cg);
+        g->ph[i].direct = inplace ? direct_on(s, &g->ph[i], &g->ig) : g->ph[i].copy_direct;
         any = any || g->ph[i].direct;
     }
     bool ok = false;
     const size_t bytes = any ? tiling(s, g, &g->cg, true, &ok) : 0;
     if (!ok) {
         for (int i = 0; i < g->nph; i++)
-            g->ph[i].direct = false;
+            g->ph[i].direct = g->ph[i].copy_direct = false;
         return 0;
     }
     if (inplace)
