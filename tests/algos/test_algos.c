@@ -283,6 +283,68 @@ static void test_direct_tile_shapes(void **state)
     }
 }
 
+/* The direct feed reads B in place or from a copy, depending only on the input's
+ * strides; both multiply the same values in the same order (masked lanes load +0, as
+ * the copy's zeros are +0), so an input with contiguous rows and the same values in a
+ * cropped view (rows not contiguous: copies) give bit-identical outputs, at 1 and 2
+ * threads. Shapes that read in place, with the 8-row and the 4-row kernel. */
+static void test_inplace_matches_copy(void **state)
+{
+    (void)state;
+    if (tconv_isa_detected() < TCONV_ISA_AVX512 || !tconv__igemm_kernel(TCONV_ISA_AVX512, 8))
+        skip();
+    static const int64_t cases[][12] = {
+        /* N Cin H W Cout k stride pad outpad groups dil  */
+        {1, 16, 8, 8, 16, 3, 1, 1, 0, 1, 1, 0},   /* small_b1 */
+        {1, 21, 16, 16, 21, 4, 2, 1, 0, 1, 1, 0}, /* fcn_up */
+        {67, 4, 4, 4, 8, 2, 2, 0, 0, 1, 1, 0},    /* several images per tile */
+        {2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2, 0},  /* taps 3 beyond the input */
+        {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0},    /* stride 3, spare lanes */
+        {2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1, 0},    /* the 4-row kernel */
+        {2, 32, 9, 9, 32, 3, 2, 1, 1, 4, 1, 0},   /* groups */
+    };
+    tu_rng r = tu_rng_seed(17);
+    char msg[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const problem pr = case_problem(cases[i]);
+        tu_tensor x = tu_tensor_new(4, pr.xshape, TU_CONTIGUOUS, &r, 0);
+        tu_tensor xc = tu_tensor_new(4, pr.xshape, TU_CROPPED, NULL, 0);
+        tu_tensor w = tu_tensor_new(4, pr.wshape, TU_CONTIGUOUS, &r, 0);
+        const int64_t cout = pr.wshape[1] * pr.p.groups;
+        tu_tensor b = tu_tensor_new(1, &cout, TU_CONTIGUOUS, &r, 0);
+        int64_t idx[4] = {0, 0, 0, 0};
+        do
+            *tu_at(&xc.t, idx) = *tu_at(&x.t, idx);
+        while (tu_next_index(4, pr.xshape, idx));
+        tconv_problem pb;
+        tu_tensor y0 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
+        assert_int_equal(tconv__build_problem(&pr.p, &x.t, &w.t, &b.t, &y0.t, TCONV_CHECK_ALL, &pb),
+                         TCONV_OK);
+        assert_true(tconv__phase_direct_inplace(&pb.s, TCONV_ISA_AVX512));
+        for (int threads = 1; threads <= 2; threads++) {
+            tu_tensor y1 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
+            tu_tensor y2 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
+            tconv_exec e = tconv_exec_default();
+            e.algorithm = TCONV_ALGO_PHASE_GEMM;
+            e.isa = TCONV_ISA_AVX512;
+            e.num_threads = threads;
+            assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &y1.t, &e, NULL),
+                             TCONV_OK);
+            assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &xc.t, &w.t, &b.t, &y2.t, &e, NULL),
+                             TCONV_OK);
+            if (!tu_same_bits(&y1.t, &y2.t, msg, sizeof msg))
+                fail_msg("case %zu, %d threads: in place and copied differ: %s", i, threads, msg);
+            tu_tensor_free(&y1);
+            tu_tensor_free(&y2);
+        }
+        tu_tensor_free(&y0);
+        tu_tensor_free(&x);
+        tu_tensor_free(&xc);
+        tu_tensor_free(&w);
+        tu_tensor_free(&b);
+    }
+}
+
 /* Which way the shapes of test_direct_tile_shapes cut their direct tiles (AVX-512
  * builds: the only igemm), so that they keep testing what they say. */
 static void test_direct_tiles(void **state)
@@ -697,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_edge_shapes),
         cmocka_unit_test(test_direct_tile_shapes),
         cmocka_unit_test(test_direct_tiles),
+        cmocka_unit_test(test_inplace_matches_copy),
         cmocka_unit_test(test_threads_for_work),
         cmocka_unit_test(test_random_problems),
     };
