@@ -199,7 +199,8 @@ int main(int argc, char **argv)
             for (long n = 0; n < l->n; n++)
                 for (long c = 0; c < l->cin; c++)
                     for (long i = 0; i < l->h * l->w; i++)
-                        xl[(n * l->h * l->w + i) * l->cin + c] = x[(n * l->cin + c) * l->h * l->w + i];
+                        xl[(n * l->h * l->w + i) * l->cin + c] =
+                            x[(n * l->cin + c) * l->h * l->w + i];
         }
         j.x = nhwc ? tconv_tensor_nhwc(xl, l->n, l->cin, l->h, l->w)
                    : tconv_tensor_nchw(x, l->n, l->cin, l->h, l->w);

@@ -108,7 +108,7 @@ static inline __attribute__((always_inline)) void cl_four(const tconv_direct_clr
 {
     const tconv_direct_cols *c = r->c;
     const int64_t xw = r->xw, step = c->sw * r->yw;
-    const cl_vec init = full ? cl_load(r->init + 16 * b, cl_lanes(16)) : cl_load(r->init + 16 * b, m);
+    const cl_vec init = cl_load(r->init + 16 * b, m);
     cl_vec a0 = init, a1 = init, a2 = init, a3 = init;
     for (int64_t k = 0; k < r->nky; k++)
         for (int32_t i = c->g_begin[g]; i < c->g_begin[g + 1]; i++) {
