@@ -350,10 +350,22 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     }
     const int64_t step = tconv__phase_column_step(pb, p);
     seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
+    const bool direct_out = inplace && nq == 1 && s->sh == 1 && s->sw == 1 && p->wq == s->w &&
+                            pb->ys[3] == 1 && pb->ys[2] == s->w;
     for (int64_t v0 = 0; v0 < nvec; v0 += ik->nv) {
         const int nv = nvec - v0 < ik->nv ? (int)(nvec - v0) : ik->nv;
         uintptr_t base[TCONV_IGEMM_MAX_NV];
         int64_t nruns = 0;
+        /* Stride 1 read in place, output rows W floats apart: the lanes are the output
+         * points one for one, so when the group's vectors are consecutive in one image
+         * and inside its plane the igemm writes into the output itself (no C block, no
+         * stores; the same values). */
+        float *yblk = NULL;
+        if (direct_out && (v0 / len == (v0 + nv - 1) / len)) {
+            const int64_t f = (sp.vlo + v0 % len) * VW;
+            if (f + nv * VW <= p->hq * s->w)
+                yblk = pb->y + (sp.n0 + v0 / len) * pb->ys[0] + gi * m * pb->ys[1] + f;
+        }
         for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
             const int64_t u = v0 + (v < nv ? v : 0), b = u / len, n = sp.n0 + b;
             const int64_t f0 = (sp.vlo + u % len) * VW;
@@ -363,6 +375,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
             if (inplace)
                 for (int q = 0; q < nq; q++)
                     lane_masks(s, &g->ph[qs[q]], f0, masks + q * g->tmax * TCONV_IGEMM_MAX_NV + v);
+            if (yblk)
+                continue;
             /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
             int64_t qy = f0 / cg->wp, qx = f0 % cg->wp;
             for (int64_t l = 0; l < VW;) {
@@ -393,7 +407,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                     b.off = off[q];
                     b.pf = ik->nv * VW; /* the B of the next igemm column */
                     ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b, nv,
-                           cblk[q], ldc, mi, c0 == 0 ? bias + i0 : NULL, c0 > 0);
+                           yblk ? yblk + i0 * pb->ys[1] : cblk[q], yblk ? pb->ys[1] : ldc, mi,
+                           c0 == 0 ? bias + i0 : NULL, c0 > 0);
                 }
             for (int64_t k = 0; k < nruns; k++) {
                 float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
