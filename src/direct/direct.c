@@ -117,43 +117,25 @@ int64_t tconv__direct_tasks(const tconv_problem *pb)
     return s->n * s->cout * ceil_div(s->hout, rows_per_task(s));
 }
 
-tconv_direct_clrow_fn tconv__direct_clrow_kernel(tconv_isa isa)
+const tconv_direct_kernels *tconv__direct_kernels(tconv_isa isa)
 {
+    static const tconv_direct_kernels scalar = {tconv__direct_rows_f32_scalar, NULL,
+                                                tconv__direct_clrow_f32_scalar};
     if (isa == TCONV_ISA_AUTO)
         isa = tconv_isa_detected();
 #if TCONV_HAVE_X86_KERNELS
+    static const tconv_direct_kernels avx2 = {tconv__direct_rows_f32_avx2,
+                                              tconv__direct_s2plane_f32_avx2,
+                                              tconv__direct_clrow_f32_avx2};
+    static const tconv_direct_kernels avx512 = {tconv__direct_rows_f32_avx512,
+                                                tconv__direct_s2plane_f32_avx512,
+                                                tconv__direct_clrow_f32_avx512};
     if (isa >= TCONV_ISA_AVX512)
-        return tconv__direct_clrow_f32_avx512;
+        return &avx512;
     if (isa >= TCONV_ISA_AVX2)
-        return tconv__direct_clrow_f32_avx2;
+        return &avx2;
 #endif
-    return tconv__direct_clrow_f32_scalar;
-}
-
-tconv_direct_rows_fn tconv__direct_rows_kernel(tconv_isa isa)
-{
-    if (isa == TCONV_ISA_AUTO)
-        isa = tconv_isa_detected();
-#if TCONV_HAVE_X86_KERNELS
-    if (isa >= TCONV_ISA_AVX512)
-        return tconv__direct_rows_f32_avx512;
-    if (isa >= TCONV_ISA_AVX2)
-        return tconv__direct_rows_f32_avx2;
-#endif
-    return tconv__direct_rows_f32_scalar;
-}
-
-tconv_direct_s2plane_fn tconv__direct_s2plane_kernel(tconv_isa isa)
-{
-    if (isa == TCONV_ISA_AUTO)
-        isa = tconv_isa_detected();
-#if TCONV_HAVE_X86_KERNELS
-    if (isa >= TCONV_ISA_AVX512)
-        return tconv__direct_s2plane_f32_avx512;
-    if (isa >= TCONV_ISA_AVX2)
-        return tconv__direct_s2plane_f32_avx2;
-#endif
-    return NULL;
+    return &scalar;
 }
 
 bool tconv__direct_s2plane_ok(const tconv_shape *s, const tconv_direct_cols *c)
@@ -542,7 +524,6 @@ static void cl_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
             init[b * 16 + l] = l < nc && s->has_bias ? pb->b[(c0 + l) * pb->bs] : 0.0f;
     }
     const float *xrow[TCONV_DIRECT_CL_TAPS], *wrow[TCONV_DIRECT_CL_TAPS];
-    int64_t kys[TCONV_DIRECT_CL_TAPS];
     tconv_direct_clrow r;
     r.c = &cols;
     r.xrow = xrow;
@@ -553,20 +534,19 @@ static void cl_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
     r.nb = nb;
     r.wblock = taps * 16;
     r.init = init;
-    r.nc = (int32_t)(s->cout - (b0 + nb - 1) * 16);
-    r.nc = r.nc < 16 ? r.nc : 16;
-    const tconv_direct_clrow_fn fn = tconv__direct_clrow_kernel(isa);
+    r.nc = (int32_t)min64(16, s->cout - (b0 + nb - 1) * 16);
+    const tconv_direct_clrow_fn fn = tconv__direct_kernels(isa)->clrow;
+    const float *xn = pb->x + n * pb->xs[0] + b0 * 16;
     for (int64_t oy = oy0; oy < oy1; oy++) {
         r.nky = 0;
-        for (int64_t ky = 0; ky < s->kh; ky++)
-            if (input_row(s, oy, ky) >= 0)
-                kys[r.nky++] = ky;
-        const int64_t c0 = b0 * 16;
-        for (int64_t k = 0; k < r.nky; k++) {
-            xrow[k] = pb->x + n * pb->xs[0] + c0 + input_row(s, oy, kys[k]) * pb->xs[2];
-            wrow[k] = wt + kys[k] * s->kw * 16;
+        for (int64_t ky = 0; ky < s->kh; ky++) {
+            const int64_t iy = input_row(s, oy, ky);
+            if (iy >= 0) {
+                xrow[r.nky] = xn + iy * pb->xs[2];
+                wrow[r.nky++] = wt + ky * s->kw * 16;
+            }
         }
-        r.y = pb->y + n * pb->ys[0] + c0 + oy * pb->ys[2];
+        r.y = pb->y + n * pb->ys[0] + b0 * 16 + oy * pb->ys[2];
         fn(&r);
     }
 }
@@ -591,7 +571,8 @@ void tconv__direct_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
     task tk;
     tk.pb = pb;
     tk.s = s;
-    tk.rows_fn = tconv__direct_rows_kernel(isa);
+    const tconv_direct_kernels *kern = tconv__direct_kernels(isa);
+    tk.rows_fn = kern->rows;
     tk.ci0 = (co / s->cout_g) * s->cin_g;
     tk.cog = co % s->cout_g;
     tk.init = s->has_bias ? pb->b[co * pb->bs] : 0.0f;
@@ -608,7 +589,7 @@ void tconv__direct_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
             for (int64_t ky = 0; ky < s->kh; ky++)
                 pack_weights(&tk, cig, ky, tk.wbuf + (cig * s->kh + ky) * s->kw);
 
-    const tconv_direct_s2plane_fn plane_fn = tconv__direct_s2plane_kernel(isa);
+    const tconv_direct_s2plane_fn plane_fn = kern->s2plane;
     if (plane_fn && tk.xcontig && tk.ycontig && tconv__direct_s2plane_ok(s, &tk.cols)) {
         tconv_direct_s2plane sp;
         sp.c = &tk.cols;

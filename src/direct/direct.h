@@ -140,9 +140,6 @@ void tconv__direct_s2plane_f32_avx2(const tconv_direct_s2plane *p);
 void tconv__direct_s2plane_f32_avx512(const tconv_direct_s2plane *p);
 #endif
 
-/* The plane kernel for `isa`, or NULL when that level has none (scalar). */
-tconv_direct_s2plane_fn tconv__direct_s2plane_kernel(tconv_isa isa);
-
 /* ------------------------------------------------------ channels-last depthwise rows
  * With channels last, a depthwise layer's channels are adjacent in memory at every
  * point and each has its own 1-channel kernel: vectorised across 16 channels, one
@@ -178,11 +175,15 @@ void tconv__direct_clrow_f32_avx2(const tconv_direct_clrow *r);
 void tconv__direct_clrow_f32_avx512(const tconv_direct_clrow *r);
 #endif
 
-/* The channels-last row kernel for `isa` (AUTO = tconv_isa_detected()). */
-tconv_direct_clrow_fn tconv__direct_clrow_kernel(tconv_isa isa);
+/* The kernels of an ISA level (AUTO = tconv_isa_detected()); a level without its own
+ * takes the next lower one's. */
+typedef struct tconv_direct_kernels {
+    tconv_direct_rows_fn rows;
+    tconv_direct_s2plane_fn s2plane; /* NULL: none at this level (scalar) */
+    tconv_direct_clrow_fn clrow;
+} tconv_direct_kernels;
 
-/* The row kernel tconv__direct_task uses for `isa` (AUTO = tconv_isa_detected()). */
-tconv_direct_rows_fn tconv__direct_rows_kernel(tconv_isa isa);
+const tconv_direct_kernels *tconv__direct_kernels(tconv_isa isa);
 
 /* Fills the column geometry of shape s. Returns false if kw > TCONV_DIRECT_MAX_TAPS. */
 bool tconv__direct_cols_init(const tconv_shape *s, tconv_direct_cols *c);

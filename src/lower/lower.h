@@ -57,6 +57,8 @@ void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *img
 /* Does the direct feed read the input in place for this shape at this ISA (when the
  * call's input rows are contiguous), rather than from copies? Pure. */
 bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa);
+/* Does this call (its strides too) read its input in place? */
+bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa);
 
 extern const tconv_algo_impl tconv__algo_phase_gemm;
 extern const tconv_algo_impl tconv__algo_gemm_col2im;

@@ -234,26 +234,28 @@ static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
     memcpy(g, &memo.g, offsetof(plan_geom, ph) + (size_t)memo.g.nph * sizeof(phase));
 }
 
-bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
+/* The geometry for the pure queries below (false: the path does not take the shape). */
+static bool query_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
 {
-    plan_geom g;
     const char *why;
     if (!phase_supports(s, &why))
         return false;
-    full_geometry(s, isa, &g);
-    return g.direct_only;
+    full_geometry(s, isa, g);
+    return true;
+}
+
+bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
+{
+    plan_geom g;
+    return query_geometry(s, isa, &g) && g.direct_only;
 }
 
 void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
                                int64_t *tiles_per_img)
 {
     plan_geom g;
-    const char *why;
     *imgs = *tiles_per_img = 0;
-    if (!phase_supports(s, &why))
-        return;
-    full_geometry(s, isa, &g);
-    if (g.copy_bytes > 0) {
+    if (query_geometry(s, isa, &g) && g.copy_bytes > 0) {
         *imgs = g.cg.imgs;
         *tiles_per_img = g.cg.tiles_per_img;
     }
@@ -262,11 +264,14 @@ void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *img
 bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa)
 {
     plan_geom g;
-    const char *why;
-    if (!phase_supports(s, &why))
-        return false;
-    full_geometry(s, isa, &g);
-    return g.copy_bytes > 0 && g.inplace;
+    return query_geometry(s, isa, &g) && g.copy_bytes > 0 && g.inplace;
+}
+
+bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa)
+{
+    plan_geom g;
+    return query_geometry(&pb->s, isa, &g) && g.copy_bytes > 0 &&
+           tconv__phase_use_inplace(pb, &g);
 }
 
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
@@ -512,15 +517,15 @@ static void run(const tconv_run_args *a)
     full_geometry(s, a->isa, &r.g);
     r.l = layout(&r.g);
     r.inplace = tconv__phase_use_inplace(pb, &r.g);
-    r.grid = r.inplace ? &r.g.ig : &r.g.cg;
+    const copy_geom *grid = r.inplace ? &r.g.ig : &r.g.cg;
     r.units_per_group = 0;
     for (int i = 0; i < r.g.nph; i++) {
         const phase *p = &r.g.ph[i];
         phase_feed *f = &r.feed[i];
         f->direct = r.g.copy_bytes > 0 && p->direct &&
                     (r.inplace || p->copy_direct || !r.g.may_pack);
-        f->vecs = f->direct ? tconv__phase_vectors_per_image(p, r.grid) : 0;
-        f->tiles = f->direct ? r.grid->tiles : p->tiles;
+        f->vecs = f->direct ? tconv__phase_vectors_per_image(p, grid) : 0;
+        f->tiles = f->direct ? grid->tiles : p->tiles;
         r.units_per_group = f->tiles > r.units_per_group ? f->tiles : r.units_per_group;
     }
     tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,

@@ -141,8 +141,7 @@ typedef struct run_ctx {
     plan_geom g;
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
-    bool inplace;         /* the direct feed reads the input in place ... */
-    const copy_geom *grid; /* ... on this grid (g.ig), else from copies (g.cg) */
+    bool inplace; /* the direct feed reads the input in place (grid g.ig), else copies (g.cg) */
     int64_t units_per_group;
 } run_ctx;
 

@@ -109,12 +109,10 @@ static int64_t copy_stride(const copy_geom *c, int64_t vecs)
  * MIN_UNITS units (tiles x groups), a whole number of igemm columns, at most
  * UNIT_OUT_BYTES of output and, for a copy, what fits COPY_SLOT_BYTES of it; whole
  * images when one image has fewer vectors than that (several per tile if they fit),
- * else equal runs of one image's vectors. Returns the bytes of a unit's copy (0 in
- * place), or 0 with *ok false when not even one igemm column's copy fits. */
-static size_t tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, bool copy,
-                     bool *ok)
+ * else equal runs of one image's vectors. False when not even one igemm column's
+ * copy fits (never in place). */
+static bool tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, bool copy)
 {
-    *ok = false;
     for (int i = 0; i < g->nph; i++)
         if (g->ph[i].direct) {
             const int64_t v = tconv__phase_vectors_per_image(&g->ph[i], c);
@@ -131,7 +129,7 @@ static size_t tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, boo
     if (copy) {
         const int64_t fit = (slot - copy_reach(c) - 15) / 16 / nv * nv; /* in the budget */
         if (fit < nv)
-            return 0;
+            return false;
         pt = pt < fit ? pt : fit;
     }
     if (pt >= c->vecs) {
@@ -152,9 +150,7 @@ static size_t tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, boo
         c->cs = copy ? copy_stride(c, c->per_tile) : 0;
         c->tiles = s->n * c->tiles_per_img;
     }
-    *ok = true;
-    return copy ? tconv__align_up((size_t)(c->imgs * s->cin_g) * (size_t)c->cs * sizeof(float))
-                : 0;
+    return true;
 }
 
 size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
@@ -175,16 +171,14 @@ size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
         g->ph[i].direct = inplace ? direct_on(s, &g->ph[i], &g->ig) : g->ph[i].copy_direct;
         any = any || g->ph[i].direct;
     }
-    bool ok = false;
-    const size_t bytes = any ? tiling(s, g, &g->cg, true, &ok) : 0;
-    if (!ok) {
+    if (!any || !tiling(s, g, &g->cg, true)) {
         for (int i = 0; i < g->nph; i++)
             g->ph[i].direct = g->ph[i].copy_direct = false;
         return 0;
     }
-    if (inplace)
-        tiling(s, g, &g->ig, false, &g->inplace);
-    return bytes;
+    g->inplace = inplace && tiling(s, g, &g->ig, false);
+    /* a unit's copy */
+    return tconv__align_up((size_t)(g->cg.imgs * s->cin_g) * (size_t)g->cg.cs * sizeof(float));
 }
 
 bool tconv__phase_use_inplace(const tconv_problem *pb, const plan_geom *g)
@@ -310,7 +304,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const tconv_problem *pb = r->a->pb;
     const tconv_shape *s = &pb->s;
     const plan_geom *g = &r->g;
-    const copy_geom *cg = r->grid;
+    const copy_geom *cg = r->inplace ? &r->g.ig : &r->g.cg;
     const int nq = q1 >= 0 ? 2 : 1, qs[2] = {q0, q1};
     const phase *p = &g->ph[q0];
     const tile_span sp = tconv__phase_tile_span(cg, s->n, t);
