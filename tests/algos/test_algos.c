@@ -316,11 +316,16 @@ static void test_inplace_matches_copy(void **state)
         do
             *tu_at(&xc.t, idx) = *tu_at(&x.t, idx);
         while (tu_next_index(4, pr.xshape, idx));
-        tconv_problem pb;
+        tconv_problem pb, pbc;
         tu_tensor y0 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
-        assert_int_equal(tconv__build_problem(&pr.p, &x.t, &w.t, &b.t, &y0.t, TCONV_CHECK_ALL, &pb),
-                         TCONV_OK);
+        assert_int_equal(
+            tconv__build_problem(&pr.p, &x.t, &w.t, &b.t, &y0.t, TCONV_CHECK_ALL, &pb), TCONV_OK);
+        assert_int_equal(
+            tconv__build_problem(&pr.p, &xc.t, &w.t, &b.t, &y0.t, TCONV_CHECK_ALL, &pbc), TCONV_OK);
         assert_true(tconv__phase_direct_inplace(&pb.s, TCONV_ISA_AVX512));
+        /* the two calls really take the two sources */
+        assert_true(tconv__phase_call_inplace(&pb, TCONV_ISA_AVX512));
+        assert_false(tconv__phase_call_inplace(&pbc, TCONV_ISA_AVX512));
         for (int threads = 1; threads <= 2; threads++) {
             tu_tensor y1 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
             tu_tensor y2 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
