@@ -101,7 +101,8 @@ static inline cl_vec cl_point(const tconv_direct_clrow *r, int32_t g, int64_t q,
 }
 
 /* Columns q .. q + 3 of phase group g, block b (all taps valid). full: all 16 lanes
- * are channels (no masks). */
+ * are channels, loads without masks (dw_k4s2 NHWC 1.02x, faster in 5 of 5
+ * alternating runs). */
 static inline __attribute__((always_inline)) void cl_four(const tconv_direct_clrow *r, int32_t g,
                                                           int64_t q, int64_t b, float *y,
                                                           cl_mask m, const int full)

@@ -111,9 +111,11 @@ typedef struct plan_geom {
 /* The grid is the input in place only when one image's channels of a group (what the
  * tiles of a group read, rows contiguous) fit in L1 beside A and C: then the copy buys
  * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread). Larger
- * inputs lose in place (0.81-0.94x: dcgan5, unet_up2, srgan, dcgan4), chiefly where the
- * channel stride is a multiple of 4 KiB: every channel's vectors land in the same L1
- * sets, which the copy's plane stride avoids. */
+ * inputs read in place ran 0.47-1.04x of the copy (unet_up1 0.47, srgan 0.78, unet_up2
+ * 0.84, dcgan4 0.93, s1_k3 0.97, dcgan3 0.99, dcgan5 1.04: one A/B at 1 thread). The
+ * worst have channel strides that are multiples of 4 KiB, which would put every
+ * channel's vectors in the same L1 sets (the copy's plane stride avoids that); this
+ * machine has no cache counters to confirm it. */
 #define INPLACE_BYTES (32 * 1024)
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */
