@@ -101,9 +101,9 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
  * Indirect GEMM (igemm): packed A (MR rows per panel, MR of the igemm kernel), but B is
  * never packed. A column tile is nv <= NV vectors of 16 lanes, and row (t, ch) of B
  * (tap t, channel ch) is read from the input or a zero-padded copy of it:
- *   B[(t, ch), 16v + l] = mask[t][v] has bit l ? base[v][ch*cs + off[t] + l] : 0
+ *   B[(t, ch), 16v + l] = mask[v][t] has bit l ? base[v][ch*cs + off[t] + l] : 0
  * (base[v] an element address kept as an integer, as base + off may point before it;
- * a lane whose bit is clear is never read, so it may lie outside the input; no mask:
+ * a lane whose bit is clear is never read, so it may lie outside the input; no masks:
  * every lane is read).
  * A's column for (t, ch) is at a + t*a_tap + ch*MR (MR floats per column). The kernel
  * visits taps in order and, in each, channels [0, channels) in order: each element is
@@ -119,8 +119,10 @@ typedef struct tconv_igemm_b {
     const int64_t *off; /* ntaps element offsets */
     int64_t pf;         /* prefetch into L2 what lies pf elements after each B vector (the
                          * caller's next tile); a hint, never dereferenced */
-    const uint16_t *mask; /* NULL, or ntaps x TCONV_IGEMM_MAX_NV lane masks: mask[t][v] at
-                           * mask[t*TCONV_IGEMM_MAX_NV + v], [0, nv) used */
+    /* Lane masks: mask[v] the ntaps masks of vector v ([0, nv) used), or mask[0] NULL:
+     * none. Per vector, so that a table of every vector position's masks made once
+     * (the phase path's, with its packed weights) serves every call. */
+    const uint16_t *mask[TCONV_IGEMM_MAX_NV];
 } tconv_igemm_b;
 
 typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,

@@ -201,10 +201,12 @@ igemm(const int mr, const int nv, const int masked, int64_t channels, const floa
                     *p4 = (const float *)(b->base[4] + o), *p5 = (const float *)(b->base[5] + o);
         const float *at = a + t * a_tap;
         const int64_t pf = b->pf;
-        const uint16_t *mt = masked ? b->mask + t * TCONV_IGEMM_MAX_NV : NULL;
-        const __mmask16 k0 = masked ? mt[0] : 0, k1 = masked && nv > 1 ? mt[1] : 0,
-                        k2 = masked && nv > 2 ? mt[2] : 0, k3 = masked && nv > 3 ? mt[3] : 0,
-                        k4 = masked && nv > 4 ? mt[4] : 0, k5 = masked && nv > 5 ? mt[5] : 0;
+        const __mmask16 k0 = masked ? b->mask[0][t] : 0,
+                        k1 = masked && nv > 1 ? b->mask[1][t] : 0,
+                        k2 = masked && nv > 2 ? b->mask[2][t] : 0,
+                        k3 = masked && nv > 3 ? b->mask[3][t] : 0,
+                        k4 = masked && nv > 4 ? b->mask[4][t] : 0,
+                        k5 = masked && nv > 5 ? b->mask[5][t] : 0;
         for (int64_t ch = 0; ch < channels; ch++) {
             _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);
             _mm_prefetch((const char *)(p0 + pf), _MM_HINT_T1);
@@ -505,7 +507,7 @@ void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                               const float *bias, int accumulate)
 {
-    if (b->mask)
+    if (b->mask[0])
         igemm_8x3v(1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
     else
         igemm_8x3v(0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
@@ -515,7 +517,7 @@ void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                               const float *bias, int accumulate)
 {
-    if (b->mask)
+    if (b->mask[0])
         igemm_4x6v(1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
     else
         igemm_4x6v(0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);

@@ -48,8 +48,6 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
             p->cols = s->n * p->hq * p->wq;
             if (p->k > g->kmax)
                 g->kmax = p->k;
-            if (p->ty.count * p->tx.count > g->tmax)
-                g->tmax = p->ty.count * p->tx.count;
         }
     const int64_t nr = gk->nr;
     int64_t nc = (int64_t)(UNIT_OUT_BYTES / sizeof(float)) / (s->cout_g * g->nph);
@@ -100,10 +98,13 @@ static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
 {
     plan_geom g;
     full_geometry(s, isa, &g);
-    return (g.bias_off + (size_t)s->cout) * sizeof(float);
+    return g.packed;
 }
 
-/* A of (group gi, phase p): rows co, columns k = (ci, ty, tx), in the kernel's panels. */
+/* A of (group gi, phase p): rows co, columns k = (ci, ty, tx), in the kernel's panels;
+ * then the bias and, for a grid in place, the lane masks of every vector position of
+ * every direct phase (they depend on the shape alone: made here once for a plan's
+ * runs, where a tile would make them for each of its vectors). */
 static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
 {
     const tconv_shape *s = &pb->s;
@@ -131,6 +132,14 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
     float *bias = out + g.bias_off;
     for (int64_t co = 0; co < s->cout; co++)
         bias[co] = s->has_bias ? pb->b[co * pb->bs] : 0.0f;
+    uint16_t *masks = (uint16_t *)((char *)dst + g.masks_off);
+    for (int i = 0; g.inplace && i < g.nph; i++) {
+        const phase *p = &g.ph[i];
+        const int64_t vecs = p->direct ? tconv__phase_vectors_per_image(p, &g.ig) : 0;
+        for (int64_t u = 0; u < vecs; u++)
+            tconv__phase_lane_masks(s, p, u * VW,
+                                    masks + p->mask_off + (size_t)(u * p->ty.count * p->tx.count));
+    }
 }
 
 /* Most runs a tile of nc columns can have (every column its own run, plus splits at
@@ -158,10 +167,7 @@ static slot_layout layout(const plan_geom *g)
                                                                        : 16 * TCONV_IGEMM_MAX_NV;
     l.starts = l.segs + tconv__align_up((size_t)segs * sizeof(seg));
     l.taps = l.starts + tconv__align_up((size_t)(g->nc / nr + 2) * sizeof(int64_t));
-    l.masks = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
-    l.total = l.masks + (g->inplace ? tconv__align_up((size_t)(2 * g->tmax * TCONV_IGEMM_MAX_NV) *
-                                                      sizeof(uint16_t))
-                                    : 0);
+    l.total = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
     return l;
 }
 
@@ -201,6 +207,15 @@ static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
         g->a_group += (size_t)((s->cout_g + g->mr - 1) / g->mr * g->mr) * (size_t)p->k;
     }
     g->bias_off = tconv__align_up(g->a_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
+    g->masks_off = (g->bias_off + (size_t)s->cout) * sizeof(float);
+    size_t masks = 0;
+    for (int i = 0; g->inplace && i < g->nph; i++) {
+        phase *p = &g->ph[i];
+        p->mask_off = masks;
+        if (p->direct)
+            masks += (size_t)(tconv__phase_vectors_per_image(p, &g->ig) * p->ty.count * p->tx.count);
+    }
+    g->packed = g->masks_off + masks * sizeof(uint16_t);
 }
 
 static bool same_shape(const tconv_shape *a, const tconv_shape *b)

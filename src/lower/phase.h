@@ -21,6 +21,7 @@ typedef struct phase {
     int64_t cols;   /* n * hq * wq */
     int64_t tiles;  /* ceil(cols / nc) */
     size_t a_off;   /* floats from the start of the group's packed A */
+    size_t mask_off; /* direct in place: its first vector's lane masks in the mask table */
     bool direct;    /* fed directly (igemm), else by packed im2col panels */
     bool copy_direct; /* direct would be chosen on the copied grid too */
 } phase;
@@ -59,6 +60,8 @@ typedef struct plan_geom {
     int nph;
     size_t a_group;  /* packed A floats per group */
     size_t bias_off; /* floats: packed bias comes after all groups' A */
+    size_t masks_off; /* bytes: the lane-mask table comes after the bias (inplace) ... */
+    size_t packed;    /* ... and ends the packed weights (bytes) */
     int64_t kmax;
     int64_t nc;                   /* column tile, multiple of NR */
     int64_t ldc;                  /* row stride of the C tile */
@@ -70,7 +73,6 @@ typedef struct plan_geom {
     size_t copy_bytes;            /* ... and its copy per slot (0: no phase is fed directly) */
     copy_geom ig;                 /* the grid in place, valid if inplace */
     bool inplace;                 /* calls with contiguous input rows use ig */
-    int64_t tmax;                 /* most taps of a phase */
     bool direct_only;             /* every phase with work is fed directly */
     bool may_pack;                /* a call that copies packs the phases that are direct
                                    * only for their lanes in place (same MR both ways) */
@@ -123,11 +125,10 @@ typedef struct plan_geom {
 
 typedef tconv_im2col_seg seg;
 
-/* Per-thread scratch: input copy | B tile | C tile | runs | first run of each panel | taps |
- * lane masks. */
+/* Per-thread scratch: input copy | B tile | C tile | runs | first run of each panel | taps. */
 typedef struct slot_layout {
-    size_t copy, b, c, c2, segs, starts, taps, masks, total; /* c2: a packed column pair's
-                                                               * second tile */
+    size_t copy, b, c, c2, segs, starts, taps, total; /* c2: a packed column pair's second
+                                                       * tile */
 } slot_layout;
 
 /* How the B columns of a phase are fed to the GEMM. */
@@ -174,6 +175,9 @@ int64_t tconv__phase_vectors_per_image(const phase *p, const copy_geom *c);
  * phase is fed directly. A pure function of the shape: a call whose input rows are not
  * contiguous copies (cg) where others read in place (ig), with the same phases. */
 size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g);
+/* The lane masks of the in-place vector starting at point f0 of an image for phase p:
+ * mask[t] for tap t (ty-major), bit l set when lane l's tap lies inside the input. */
+void tconv__phase_lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_t *mask);
 /* Does this call read its input in place (g->inplace and contiguous rows)? */
 bool tconv__phase_use_inplace(const tconv_problem *pb, const plan_geom *g);
 /* The images and vectors of direct tile t. */

@@ -255,12 +255,12 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 }
 
 /* The lanes of in-place vector f0 (its first point, pitch W) that phase p's taps read:
- * mask[t*TCONV_IGEMM_MAX_NV] for tap t = (ty, tx) (ty-major), lanes (qy, qx) with
- * qy < hq, qx < wq whose input point (qy + dy, qx + dx) lies in the input. That is a
- * row condition and a column condition: the mask is rows(ty) & cols(tx), each found
- * per run of the vector's lanes along a grid row. cols(tx) is kept in the slots of
- * row ty = 0 until those are written, last. */
-static void lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_t *mask)
+ * mask[t] for tap t = (ty, tx) (ty-major), lanes (qy, qx) with qy < hq, qx < wq whose
+ * input point (qy + dy, qx + dx) lies in the input. That is a row condition and a
+ * column condition: the mask is rows(ty) & cols(tx), each found per run of the
+ * vector's lanes along a grid row. cols(tx) is kept in the slots of row ty = 0 until
+ * those are written, last. */
+void tconv__phase_lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_t *mask)
 {
     const int64_t w = s->w, q0y = f0 / w, q0x = f0 % w, ntx = p->tx.count;
     for (int64_t tx = 0; tx < ntx; tx++) {
@@ -276,7 +276,7 @@ static void lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_
                 bits |= (((uint32_t)1 << (hi - qx)) - ((uint32_t)1 << (lo - qx))) << l;
             l += lanes;
         }
-        mask[tx * TCONV_IGEMM_MAX_NV] = (uint16_t)bits;
+        mask[tx] = (uint16_t)bits;
     }
     for (int64_t ty = p->ty.count - 1; ty >= 0; ty--) {
         const int64_t dy = p->ty.d0 + ty * p->ty.dstep;
@@ -288,8 +288,7 @@ static void lane_masks(const tconv_shape *s, const phase *p, int64_t f0, uint16_
             l += lanes;
         }
         for (int64_t tx = 0; tx < ntx; tx++)
-            mask[(ty * ntx + tx) * TCONV_IGEMM_MAX_NV] =
-                (uint16_t)(rows & mask[tx * TCONV_IGEMM_MAX_NV]);
+            mask[ty * ntx + tx] = (uint16_t)(rows & mask[tx]);
     }
 }
 
@@ -320,8 +319,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 : (uintptr_t)(slot + r->l.copy) -
                       (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
     const int64_t b0 = inplace ? sp.n0 : 0;
-    uint16_t *masks = (uint16_t *)(slot + r->l.masks);
     const float *packed = r->a->packed;
+    const uint16_t *mtab = (const uint16_t *)((const char *)packed + g->masks_off);
     const float *bias = packed + g->bias_off + gi * s->cout_g;
     const tconv_igemm_kernel *ik = g->ik;
     const int64_t m = s->cout_g, mr = ik->mr, ldc = ik->nv * VW;
@@ -346,47 +345,54 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
     const bool direct_out = inplace && nq == 1 && s->sh == 1 && s->sw == 1 && p->wq == s->w &&
                             pb->ys[3] == 1 && pb->ys[2] == s->w;
+    /* the group's first vector: vector vlo + u0 of image b0 + ib of the tile */
+    int64_t ib = 0, u0 = 0;
     for (int64_t v0 = 0; v0 < nvec; v0 += ik->nv) {
         const int nv = nvec - v0 < ik->nv ? (int)(nvec - v0) : ik->nv;
         uintptr_t base[TCONV_IGEMM_MAX_NV];
+        const uint16_t *vmask[2][TCONV_IGEMM_MAX_NV] = {{NULL}, {NULL}};
         int64_t nruns = 0;
         /* Stride 1 read in place, output rows W floats apart: the lanes are the output
          * points one for one, so when the group's vectors are consecutive in one image
          * and inside its plane the igemm writes into the output itself (no C block, no
          * stores; the same values). */
         float *yblk = NULL;
-        if (direct_out && (v0 / len == (v0 + nv - 1) / len)) {
-            const int64_t f = (sp.vlo + v0 % len) * VW;
-            if (f + nv * VW <= p->hq * s->w)
-                yblk = pb->y + (sp.n0 + v0 / len) * pb->ys[0] + gi * m * pb->ys[1] + f;
-        }
-        for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
-            const int64_t u = v0 + (v < nv ? v : 0), b = u / len, n = sp.n0 + b;
-            const int64_t f0 = (sp.vlo + u % len) * VW;
+        if (direct_out && u0 + nv <= len && (sp.vlo + u0 + nv) * VW <= p->hq * s->w)
+            yblk = pb->y + (sp.n0 + ib) * pb->ys[0] + gi * m * pb->ys[1] + (sp.vlo + u0) * VW;
+        for (int64_t v = 0, b = ib, u = u0; v < TCONV_IGEMM_MAX_NV; v++) {
+            const int64_t f0 = (sp.vlo + u) * VW;
             base[v] = xc + (uintptr_t)(((b0 + b) * img + f0) * (int64_t)sizeof(float));
             if (v >= nv)
-                continue;
+                continue; /* the kernel never reads it: any address */
             if (inplace)
                 for (int q = 0; q < nq; q++)
-                    lane_masks(s, &g->ph[qs[q]], f0, masks + q * g->tmax * TCONV_IGEMM_MAX_NV + v);
-            if (yblk)
-                continue;
-            /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
-            int64_t qy = f0 / cg->wp, qx = f0 % cg->wp;
-            for (int64_t l = 0; l < VW;) {
-                const int64_t lanes = VW - l < cg->wp - qx ? VW - l : cg->wp - qx;
-                if (qy < p->hq && qx < p->wq) {
-                    seg *rn = &runs[nruns++];
-                    rn->x_off = n * pb->ys[0] + gi * m * pb->ys[1] +
-                                (p->py + s->sh * qy) * pb->ys[2] + (p->px + s->sw * qx) * pb->ys[3];
-                    rn->col = v * VW + l;
-                    rn->len = p->wq - qx < lanes ? p->wq - qx : lanes;
+                    vmask[q][v] = mtab + g->ph[qs[q]].mask_off + (sp.vlo + u) * ntaps[q];
+            if (!yblk) {
+                /* the vector's lanes with qy < hq and qx < wq, as runs along output rows */
+                int64_t qy = f0 / cg->wp, qx = f0 % cg->wp;
+                for (int64_t l = 0; l < VW;) {
+                    const int64_t lanes = VW - l < cg->wp - qx ? VW - l : cg->wp - qx;
+                    if (qy < p->hq && qx < p->wq) {
+                        seg *rn = &runs[nruns++];
+                        rn->x_off = (sp.n0 + b) * pb->ys[0] + gi * m * pb->ys[1] +
+                                    (p->py + s->sh * qy) * pb->ys[2] +
+                                    (p->px + s->sw * qx) * pb->ys[3];
+                        rn->col = v * VW + l;
+                        rn->len = p->wq - qx < lanes ? p->wq - qx : lanes;
+                    }
+                    l += lanes;
+                    qx = 0;
+                    qy++;
                 }
-                l += lanes;
-                qx = 0;
-                qy++;
+            }
+            if (v + 1 < nv && ++u == len) {
+                u = 0;
+                b++;
             }
         }
+        u0 += nv;
+        for (; u0 >= len && len > 0; u0 -= len)
+            ib++;
         for (int64_t i0 = 0; i0 < m; i0 += mr) {
             const int64_t mi = m - i0 < mr ? m - i0 : mr;
             for (int q = 0; q < nq; q++)
@@ -396,7 +402,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                     for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
                         b.base[v] = base[v] + (uintptr_t)(c0 * cs * (int64_t)sizeof(float));
                     b.cs = cs;
-                    b.mask = inplace ? masks + q * g->tmax * TCONV_IGEMM_MAX_NV : NULL;
+                    for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
+                        b.mask[v] = vmask[q][v];
                     b.ntaps = ntaps[q];
                     b.off = off[q];
                     b.pf = ik->nv * VW; /* the B of the next igemm column */

@@ -167,15 +167,28 @@ static void check_problem(const problem *pr, tu_rng *r, tu_layout xl, tu_layout 
                 fail_msg("plan %s/%s failed on %s: %s", tconv_algorithm_name(algos[ai]),
                          tconv_isa_name(isa), what, tconv_last_error_message());
             for (int rep = 0; rep < 2; rep++) {
+                /* the second run on the first N-1 images: fewer than planned */
+                const bool fewer = rep == 1 && pr->rank == 4 && pr->xshape[0] > 1;
                 tu_tensor y = tu_tensor_new(pr->rank, pr->yshape, yl, NULL, -7.0f);
+                tconv_tensor xv = x.t, yv = y.t, rv = ref.t;
+                xv.shape[0] -= fewer;
+                yv.shape[0] -= fewer;
+                rv.shape[0] -= fewer;
                 tconv_exec re = tconv_exec_default();
                 re.num_threads = 2;
-                st = tconv_plan_run(plan, &x.t, &y.t, &re, NULL);
+                st = tconv_plan_run(plan, &xv, &yv, &re, NULL);
                 if (st != TCONV_OK)
                     fail_msg("plan run failed on %s: %s", what, tconv_last_error_message());
-                if (!tu_check_close(&pr->p, &x.t, &w.t, bp, &y.t, &ref.t, 1.0, msg, sizeof msg))
-                    fail_msg("plan %s/%s differs from the reference on %s: %s",
-                             tconv_algorithm_name(algos[ai]), tconv_isa_name(isa), what, msg);
+                if (!tu_check_close(&pr->p, &xv, &w.t, bp, &yv, &rv, 1.0, msg, sizeof msg))
+                    fail_msg("plan %s/%s differs from the reference on %s%s: %s",
+                             tconv_algorithm_name(algos[ai]), tconv_isa_name(isa), what,
+                             fewer ? " (one image fewer)" : "", msg);
+                if (fewer) { /* the last image is not the run's: untouched */
+                    int64_t untouched = 0;
+                    for (size_t i = 0; i < y.buf_len; i++)
+                        untouched += y.buf[i] == -7.0f;
+                    assert_true(untouched >= tu_numel(&y.t) / pr->yshape[0]);
+                }
                 tu_tensor_free(&y);
             }
             tconv_plan_destroy(plan);

@@ -725,14 +725,16 @@ static void test_igemm(void **state)
             b.ntaps = ntaps;
             b.off = off;
             b.pf = tu_range(&rng, -64, 64);
-            /* every other case with lane masks: random, none, all */
-            uint16_t mask[9 * TCONV_IGEMM_MAX_NV];
+            /* every other case with lane masks (random, none, all), each vector's own
+             * array: mask[v][t] at mask[v * 9 + t] */
+            uint16_t mask[TCONV_IGEMM_MAX_NV * 9];
             const int masked = iter % 2;
-            for (int64_t i = 0; i < 9 * TCONV_IGEMM_MAX_NV; i++) {
+            for (int64_t i = 0; i < TCONV_IGEMM_MAX_NV * 9; i++) {
                 const int64_t kind = tu_range(&rng, 0, 5);
                 mask[i] = kind == 0 ? 0 : kind == 1 ? 0xffff : (uint16_t)tu_range(&rng, 0, 65535);
             }
-            b.mask = masked ? mask : NULL;
+            for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
+                b.mask[v] = masked ? mask + v * 9 : NULL;
             for (int64_t i = 0; i < mr * ldc; i++)
                 init[i] = c[i] = sentinel();
             for (int64_t r = 0; r < m; r++)
@@ -753,7 +755,7 @@ static void test_igemm(void **state)
                     float want = accumulate ? init[r * ldc + j] : bp ? bias[r] : 0.0f;
                     const int v = (int)(j / 16), l = (int)(j % 16);
                     for (int64_t t = 0; t < ntaps; t++) {
-                        const int on = !masked || (mask[t * TCONV_IGEMM_MAX_NV + v] >> l & 1);
+                        const int on = !masked || (mask[v * 9 + t] >> l & 1);
                         for (int64_t k = 0; k < ch; k++)
                             want = fmaf(a[t * ch * mr + k * mr + r],
                                         on ? bbuf[vstart[v] + k * cs + off[t] + l] : 0.0f,
