@@ -14,14 +14,14 @@
 #include "thread/pool.h"
 
 struct tconv_plan {
-    tconv_params params;
-    tconv_shape s;      /* geometry at the planned (largest) N */
     int32_t rank;       /* input rank the plan runs */
     tconv_algo_choice choice;
     tconv_allocator allocator;
     bool has_allocator;
     float *weight;      /* (cin, cout_g, kh, kw) contiguous copy */
     float *bias;        /* (cout) copy or NULL */
+    tconv_problem pb;   /* the problem on weight and bias at the planned (largest) N, no
+                         * input or output: every run starts from it */
     void *packed;       /* algorithm's packed weights or NULL */
     size_t packed_bytes;
     /* One workspace kept between runs that bring none of their own, so that steady
@@ -72,11 +72,6 @@ static void copy_dense(float *dst, const float *src, int rank, const int64_t *sh
     }
 }
 
-static tconv_tensor plan_weight_view(const tconv_plan *p)
-{
-    return tconv_tensor_nchw(p->weight, p->s.cin, p->s.cout_g, p->s.kh, p->s.kw);
-}
-
 tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
                                const tconv_tensor *input, const tconv_tensor *weight,
                                const tconv_tensor *bias, const tconv_exec *exec)
@@ -105,8 +100,6 @@ tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
         return tconv__fail(TCONV_ERR_OUT_OF_MEMORY, "could not allocate the plan");
     memset(p, 0, sizeof *p);
     atomic_init(&p->ws_cache, NULL);
-    p->params = *params;
-    p->s = pb.s;
     p->rank = input->rank;
     p->choice = c;
     if (a) {
@@ -127,19 +120,19 @@ tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *params,
     copy_dense(p->weight, (const float *)weight->data, 4, weight->shape, weight->stride);
     if (bias)
         copy_dense(p->bias, (const float *)bias->data, 1, bias->shape, bias->stride);
-    if (p->packed) {
-        /* pack from the private copy, through the same problem view a run uses */
-        tconv_tensor wv = plan_weight_view(p);
-        tconv_tensor bv = tconv_tensor_1d(p->bias, p->s.cout);
-        tconv_problem pp;
-        st = tconv__build_problem(params, input, &wv, bias ? &bv : NULL, NULL, TCONV_CHECK_SHAPES,
-                                  &pp);
-        if (st != TCONV_OK) { /* cannot happen: the same shapes passed above */
-            tconv_plan_destroy(p);
-            return st;
-        }
-        impl->pack(&pp, c.isa, p->packed);
+    /* the problem on the private copies that every run starts from, and the packing
+     * from it */
+    tconv_tensor wv = tconv_tensor_nchw(p->weight, pb.s.cin, pb.s.cout_g, pb.s.kh, pb.s.kw);
+    tconv_tensor bv = tconv_tensor_1d(p->bias, pb.s.cout);
+    st = tconv__build_problem(params, input, &wv, bias ? &bv : NULL, NULL, TCONV_CHECK_SHAPES,
+                              &p->pb);
+    if (st != TCONV_OK) { /* cannot happen: the same shapes passed above */
+        tconv_plan_destroy(p);
+        return st;
     }
+    p->pb.x = NULL;
+    if (p->packed)
+        impl->pack(&p->pb, c.isa, p->packed);
     *plan = p;
     return TCONV_OK;
 }
@@ -193,22 +186,19 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
         const int off = input->rank == 4 ? 0 : 1;
         const int64_t n = off ? 1 : input->shape[0], c = input->shape[1 - off],
                       h = input->shape[2 - off], w = input->shape[3 - off];
-        if (c != plan->s.cin || h != plan->s.h || w != plan->s.w || n > plan->s.n)
+        if (c != plan->pb.s.cin || h != plan->pb.s.h || w != plan->pb.s.w || n > plan->pb.s.n)
             return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
                                "input (N=%lld, Cin=%lld, H=%lld, W=%lld) does not fit the plan "
                                "(N<=%lld, Cin=%lld, H=%lld, W=%lld)",
                                (long long)n, (long long)c, (long long)h, (long long)w,
-                               (long long)plan->s.n, (long long)plan->s.cin, (long long)plan->s.h,
-                               (long long)plan->s.w);
+                               (long long)plan->pb.s.n, (long long)plan->pb.s.cin,
+                               (long long)plan->pb.s.h, (long long)plan->pb.s.w);
     } else if (input->rank == 3 || input->rank == 4) {
         return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "input.rank=%d differs from the plan's %d",
                            (int)input->rank, (int)plan->rank);
     }
-    tconv_tensor wv = plan_weight_view(plan);
-    tconv_tensor bv = tconv_tensor_1d(plan->bias, plan->s.cout);
     tconv_problem pb;
-    st = tconv__build_problem(&plan->params, input, &wv, plan->bias ? &bv : NULL, output,
-                              TCONV_CHECK_ALL, &pb);
+    st = tconv__build_run_problem(&plan->pb, input, output, &pb);
     if (st != TCONV_OK)
         return st;
     tconv_algo_choice c = run_choice(plan, &e, &pb.s);
@@ -252,8 +242,8 @@ tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec 
     tconv_status st = check_run_exec(plan, &e);
     if (st != TCONV_OK)
         return st;
-    tconv_algo_choice c = run_choice(plan, &e, &plan->s);
-    size_t ws = tconv__execute_workspace(&plan->s, &c, true);
+    tconv_algo_choice c = run_choice(plan, &e, &plan->pb.s);
+    size_t ws = tconv__execute_workspace(&plan->pb.s, &c, true);
     if (ws == SIZE_MAX)
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");
     *bytes = ws;

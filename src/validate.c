@@ -165,6 +165,43 @@ static bool ranges_overlap(uintptr_t alo, uintptr_t ahi, uintptr_t blo, uintptr_
     return alo < bhi && blo < ahi && alo != ahi && blo != bhi;
 }
 
+static tconv_status check_output_shape(const tconv_shape *s, const tconv_tensor *output, int off)
+{
+    const int64_t want[4] = {s->n, s->cout, s->hout, s->wout};
+    static const char *const out_dim[4] = {"N", "Cout", "Hout", "Wout"};
+    for (int d = off; d < 4; d++)
+        if (output->shape[d - off] != want[d])
+            return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "output.shape[%d]=%lld must be %s=%lld",
+                               d - off, LL(output->shape[d - off]), out_dim[d], LL(want[d]));
+    return TCONV_OK;
+}
+
+/* The input's and output's data and strides, folded to 4-D (an unbatched tensor has one
+ * image: n stride 0). */
+static void set_data(const tconv_tensor *input, const tconv_tensor *output, int off,
+                     tconv_problem *pb)
+{
+    for (int d = 0; d < 4; d++) {
+        pb->xs[d] = d < off ? 0 : input->stride[d - off];
+        pb->ys[d] = d < off || !output ? 0 : output->stride[d - off];
+    }
+    pb->x = (const float *)input->data;
+    pb->y = output ? (float *)output->data : NULL;
+}
+
+static tconv_status output_overlaps_itself(void)
+{
+    return tconv__fail(TCONV_ERR_ALIASING,
+                       "output strides make distinct elements share memory (each |stride| must "
+                       "exceed the reach of the smaller ones)");
+}
+
+static tconv_status output_overlaps(uintptr_t yl, uintptr_t yh, const char *what)
+{
+    return tconv__fail(TCONV_ERR_ALIASING, "output memory [%p, %p) overlaps %s memory",
+                       (void *)yl, (void *)yh, what);
+}
+
 tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor *input,
                                   const tconv_tensor *weight, const tconv_tensor *bias,
                                   const tconv_tensor *output, tconv_check check,
@@ -275,28 +312,15 @@ tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor
                                LL(bias->shape[0]), LL(s->cout));
         s->has_bias = true;
     }
-    if (output) {
-        int64_t want[4] = {s->n, s->cout, s->hout, s->wout};
-        static const char *const out_dim[4] = {"N", "Cout", "Hout", "Wout"};
-        for (int d = off; d < 4; d++)
-            if (output->shape[d - off] != want[d])
-                return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
-                                   "output.shape[%d]=%lld must be %s=%lld", d - off,
-                                   LL(output->shape[d - off]), out_dim[d], LL(want[d]));
-    }
+    if (output && (st = check_output_shape(s, output, off)) != TCONV_OK)
+        return st;
 
-    /* Strides, folded to 4-D (an unbatched tensor has one image: n stride 0). */
-    for (int d = 0; d < 4; d++) {
-        pb->xs[d] = d < off ? 0 : input->stride[d - off];
+    for (int d = 0; d < 4; d++)
         pb->ws[d] = weight->stride[d];
-        if (output)
-            pb->ys[d] = d < off ? 0 : output->stride[d - off];
-    }
     pb->bs = bias ? bias->stride[0] : 0;
-    pb->x = (const float *)input->data;
     pb->wt = (const float *)weight->data;
     pb->b = bias ? (const float *)bias->data : NULL;
-    pb->y = output ? (float *)output->data : NULL;
+    set_data(input, output, off, pb);
 
     if (check == TCONV_CHECK_SHAPES)
         return TCONV_OK;
@@ -312,16 +336,44 @@ tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor
     if ((st = check_memory(output, "output", &ey, &yl, &yh)) != TCONV_OK)
         return st;
     if (!ey.empty && !is_non_overlapping(output))
-        return tconv__fail(TCONV_ERR_ALIASING,
-                           "output strides make distinct elements share memory (each |stride| "
-                           "must exceed the reach of the smaller ones)");
+        return output_overlaps_itself();
     const char *clash = ranges_overlap(yl, yh, xl, xh)   ? "input"
                         : ranges_overlap(yl, yh, wl, wh) ? "weight"
                         : ranges_overlap(yl, yh, bl, bh) ? "bias"
                                                          : NULL;
     if (clash)
-        return tconv__fail(TCONV_ERR_ALIASING,
-                           "output memory [%p, %p) overlaps %s memory", (void *)yl, (void *)yh,
-                           clash);
+        return output_overlaps(yl, yh, clash);
+    return TCONV_OK;
+}
+
+tconv_status tconv__build_run_problem(const tconv_problem *planned, const tconv_tensor *input,
+                                      const tconv_tensor *output, tconv_problem *pb)
+{
+    if (!input || !output)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "%s must not be NULL",
+                           !input ? "input" : "output");
+    extent ex, ey;
+    tconv_status st;
+    if ((st = check_tensor(input, "input", 3, 4, &ex)) != TCONV_OK ||
+        (st = check_tensor(output, "output", input->rank, input->rank, &ey)) != TCONV_OK)
+        return st;
+    const int off = input->rank == 4 ? 0 : 1;
+    const int64_t n = off ? 1 : input->shape[0];
+    if (input->shape[1 - off] != planned->s.cin || input->shape[2 - off] != planned->s.h ||
+        input->shape[3 - off] != planned->s.w || n > planned->s.n)
+        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "input does not fit the plan's problem");
+    *pb = *planned;
+    pb->s.n = n;
+    if ((st = check_output_shape(&pb->s, output, off)) != TCONV_OK)
+        return st;
+    set_data(input, output, off, pb);
+    uintptr_t xl, xh, yl, yh;
+    if ((st = check_memory(input, "input", &ex, &xl, &xh)) != TCONV_OK ||
+        (st = check_memory(output, "output", &ey, &yl, &yh)) != TCONV_OK)
+        return st;
+    if (!ey.empty && !is_non_overlapping(output))
+        return output_overlaps_itself();
+    if (ranges_overlap(yl, yh, xl, xh))
+        return output_overlaps(yl, yh, "input");
     return TCONV_OK;
 }

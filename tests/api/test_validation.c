@@ -180,14 +180,17 @@ enum {
     API_WS = 4,   /* tconv_workspace_size */
     API_OS = 8,   /* tconv_output_shape (params, input, weight only) */
     API_PL = 16,  /* tconv_plan_create (params, input shape, weight, bias, exec) */
+    API_RUN = 32, /* tconv_plan_run of a plan made from the fixture, on its input, output */
     /* a rule about the layer itself: every entry point refuses it */
     API_LAYER = API_FWD | API_EX | API_WS | API_OS | API_PL,
     /* a rule involving bias: not the shape query */
     API_BIAS = API_FWD | API_EX | API_WS | API_PL,
     /* a rule involving the output tensor's shape */
-    API_OUT = API_FWD | API_EX | API_WS,
+    API_OUT = API_FWD | API_EX | API_WS | API_RUN,
     /* a rule about memory (data pointers) of the output or input */
-    API_MEM = API_FWD | API_EX,
+    API_MEM = API_FWD | API_EX | API_RUN,
+    /* the output against the caller's weight or bias: a plan runs on its own copies */
+    API_CALL = API_FWD | API_EX,
     /* a rule about exec */
     API_EXEC = API_EX | API_WS | API_PL
 };
@@ -199,6 +202,7 @@ static const char *api_name(unsigned api)
     case API_EX: return "tconv_convtranspose2d_ex";
     case API_WS: return "tconv_workspace_size";
     case API_OS: return "tconv_output_shape";
+    case API_RUN: return "tconv_plan_run";
     default: return "tconv_plan_create";
     }
 }
@@ -218,6 +222,14 @@ static tconv_status call_api(const fixture *f, unsigned api, bool *plan_leaked)
     case API_EX: return tconv_convtranspose2d_ex(f->pp, f->px, f->pw, f->pb, f->py, f->pe, &rep);
     case API_WS: return tconv_workspace_size(f->pp, f->px, f->pw, f->pb, f->py, f->pe, &bytes);
     case API_OS: return tconv_output_shape(f->pp, f->px, f->pw, shape);
+    case API_RUN:
+        /* a rule the layer or the caller's weight breaks is refused when the plan is
+         * made (with the same status and message); the run checks the input and output */
+        if ((st = tconv_plan_create(&plan, f->pp, f->px, f->pw, f->pb, f->pe)) != TCONV_OK)
+            return st;
+        st = tconv_plan_run(plan, f->px, f->py, f->pe, &rep);
+        tconv_plan_destroy(plan);
+        return st;
     default:
         st = tconv_plan_create(&plan, f->pp, f->px, f->pw, f->pb, f->pe);
         if (st == TCONV_OK)
@@ -234,7 +246,7 @@ static void expect_fail(const char *file, int line, const fixture *f, unsigned a
                         tconv_status want, const char *const *subs)
 {
     n_cases++;
-    for (unsigned api = 1; api <= API_PL; api <<= 1) {
+    for (unsigned api = 1; api <= API_RUN; api <<= 1) {
         if (!(apis & api))
             continue;
         memcpy(arena_copy, arena, ARENA_LEN * sizeof(float));
@@ -266,7 +278,7 @@ static void expect_fail(const char *file, int line, const fixture *f, unsigned a
 /* The fixture as given must succeed on the listed APIs (the counterpart of a rule). */
 static void expect_ok(const char *file, int line, const fixture *f, unsigned apis)
 {
-    for (unsigned api = 1; api <= API_PL; api <<= 1) {
+    for (unsigned api = 1; api <= API_RUN; api <<= 1) {
         if (!(apis & api))
             continue;
         bool plan_leaked;
@@ -1007,16 +1019,16 @@ static void test_aliasing(void **state)
     /* the output starting at the weight's last element */
     fixture_init(&f);
     f.y.data = arena + W_OFF + W_LEN - 1;
-    EXPECT_FAIL(&f, API_MEM, TCONV_ERR_ALIASING, "overlaps weight memory");
+    EXPECT_FAIL(&f, API_CALL, TCONV_ERR_ALIASING, "overlaps weight memory");
     /* ... and at the bias's last element */
     fixture_init(&f);
     f.y.data = arena + B_OFF + BCOUT - 1;
-    EXPECT_FAIL(&f, API_MEM, TCONV_ERR_ALIASING, "overlaps bias memory");
+    EXPECT_FAIL(&f, API_CALL, TCONV_ERR_ALIASING, "overlaps bias memory");
     /* a broadcast bias (stride 0) whose one element sits inside the output */
     fixture_init(&f);
     f.b.data = arena + Y_OFF + 100;
     f.b.stride[0] = 0;
-    EXPECT_FAIL(&f, API_MEM, TCONV_ERR_ALIASING, "overlaps bias memory");
+    EXPECT_FAIL(&f, API_CALL, TCONV_ERR_ALIASING, "overlaps bias memory");
     /* an input stored backwards whose lowest element is the output's last */
     fixture_init(&f);
     f.x.stride[3] = -1;
@@ -1026,6 +1038,35 @@ static void test_aliasing(void **state)
     fixture_init(&f);
     f.w.data = f.x.data;
     EXPECT_OK(&f, API_MEM);
+}
+
+/* A plan runs on its private copies of the weight and bias: after creation the caller
+ * may reuse their memory, even for the run's output, and the result is the same. */
+static void test_plan_run_uses_its_copies(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f);
+    tconv_plan *plan = NULL;
+    assert_int_equal(tconv_plan_create(&plan, &f.p, &f.x, &f.w, &f.b, NULL), TCONV_OK);
+    float *want = malloc(Y_LEN * sizeof(float));
+    assert_non_null(want);
+    tconv_tensor yw = f.y;
+    yw.data = want;
+    assert_int_equal(tconv_convtranspose2d(&f.p, &f.x, &f.w, &f.b, &yw), TCONV_OK);
+    /* the output from the weight's last element on, over the bias */
+    f.y.data = arena + W_OFF + W_LEN - 1;
+    assert_int_equal(tconv_plan_run(plan, &f.x, &f.y, NULL, NULL), TCONV_OK);
+    assert_memory_equal(f.y.data, want, Y_LEN * sizeof(float));
+    /* and the caller's weight and bias overwritten with garbage change nothing */
+    for (int i = 0; i < W_LEN + BCOUT + 64; i++)
+        arena[W_OFF + i] = 1e30f;
+    f.y.data = arena + Y_OFF;
+    assert_int_equal(tconv_plan_run(plan, &f.x, &f.y, NULL, NULL), TCONV_OK);
+    assert_memory_equal(f.y.data, want, Y_LEN * sizeof(float));
+    free(want);
+    tconv_plan_destroy(plan);
+    fill_arena();
 }
 
 static void test_output_self_overlap(void **state)
@@ -1562,6 +1603,7 @@ int main(void)
         cmocka_unit_test(test_overflow_address_space),
         cmocka_unit_test(test_misaligned),
         cmocka_unit_test(test_aliasing),
+        cmocka_unit_test(test_plan_run_uses_its_copies),
         cmocka_unit_test(test_output_self_overlap),
         cmocka_unit_test(test_explicit_algorithms),
         cmocka_unit_test(test_unsupported_isa),
