@@ -295,7 +295,8 @@ TCONV_API tconv_status tconv_plan_create(tconv_plan **plan, const tconv_params *
                                          const tconv_tensor *bias, const tconv_exec *exec);
 
 /* output = the planned layer applied to input. Same statuses as tconv_convtranspose2d_ex
- * (+ SHAPE_MISMATCH when the input does not fit the plan). */
+ * (+ SHAPE_MISMATCH when the input does not fit the plan). The plan reads only its own
+ * copies of the weight and bias: the output may lie on the caller's. */
 TCONV_API tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
                                       const tconv_tensor *output, const tconv_exec *exec,
                                       tconv_report *report);
