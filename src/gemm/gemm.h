@@ -103,8 +103,9 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
  * (tap t, channel ch) is read from the input or a zero-padded copy of it:
  *   B[(t, ch), 16v + l] = mask[v][t] has bit l ? base[v][ch*cs + off[t] + l] : 0
  * (base[v] an element address kept as an integer, as base + off may point before it;
- * a lane whose bit is clear is never read, so it may lie outside the input; no masks:
- * every lane is read).
+ * a lane whose bit is clear may lie outside the input, and is read only in the channels
+ * the caller marks readable (whole_lo, whole_hi), never used; no masks: every lane is
+ * read).
  * A's column for (t, ch) is at a + t*a_tap + ch*MR (MR floats per column). The kernel
  * visits taps in order and, in each, channels [0, channels) in order: each element is
  * one chain in that order, starting at C (accumulate), at bias[r] or at 0, as for
@@ -123,6 +124,10 @@ typedef struct tconv_igemm_b {
      * none. Per vector, so that a table of every vector position's masks made once
      * (the phase path's, with its packed weights) serves every call. */
     const uint16_t *mask[TCONV_IGEMM_MAX_NV];
+    /* With masks: in channels [whole_lo, whole_hi) every lane of every vector is
+     * readable memory (the kernel may load all 16 and mask the multiply-adds); in the
+     * others only the lanes a mask sets are. */
+    int64_t whole_lo, whole_hi;
 } tconv_igemm_b;
 
 typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,

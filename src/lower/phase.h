@@ -53,6 +53,9 @@ typedef struct copy_geom {
     int64_t imgs;           /* images per tile */
     int64_t tiles;          /* tiles per group */
     int64_t cs;             /* plane stride of a tile's copy (floats) */
+    int64_t whole_lo, whole_hi; /* in place, channels adjacent: the input channels [lo, hi)
+                                 * in which every lane a vector group reads lies in its
+                                 * image's channels (igemm's whole_lo, whole_hi) */
 } copy_geom;
 
 /* The whole decomposition, a pure function of the shape and the ISA (full_geometry). */

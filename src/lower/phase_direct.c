@@ -177,6 +177,13 @@ size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
         return 0;
     }
     g->inplace = inplace && tiling(s, g, &g->ig, false);
+    if (g->inplace) {
+        /* Vectors read points [off_lo, 16*vecs + off_hi) of a plane; the image's planes
+         * lie one after another (HW floats apart) when channels are adjacent. */
+        const int64_t hw = s->h * s->w, lo = g->ig.off_lo, hi = VW * g->ig.vecs + g->ig.off_hi;
+        g->ig.whole_lo = lo >= 0 ? 0 : (-lo + hw - 1) / hw;
+        g->ig.whole_hi = s->cin - (hi > hw ? (hi - hw + hw - 1) / hw : 0);
+    }
     /* a unit's copy */
     return tconv__align_up((size_t)(g->cg.imgs * s->cin_g) * (size_t)g->cg.cs * sizeof(float));
 }
@@ -319,6 +326,9 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 : (uintptr_t)(slot + r->l.copy) -
                       (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
     const int64_t b0 = inplace ? sp.n0 : 0;
+    /* the channels in which the igemm may read whole vectors (then masks its FMAs) */
+    const bool adjacent = inplace && pb->xs[1] == s->h * s->w;
+    const int64_t whole_lo = adjacent ? cg->whole_lo : 0, whole_hi = adjacent ? cg->whole_hi : 0;
     const float *packed = r->a->packed;
     const uint16_t *mtab = (const uint16_t *)((const char *)packed + g->masks_off);
     const float *bias = packed + g->bias_off + gi * s->cout_g;
@@ -404,6 +414,11 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                     b.cs = cs;
                     for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
                         b.mask[v] = vmask[q][v];
+                    const int64_t gc = gi * s->cin_g + c0; /* input channel of ch 0 */
+                    b.whole_lo = whole_lo - gc < 0 ? 0 : whole_lo - gc < cn ? whole_lo - gc : cn;
+                    b.whole_hi = whole_hi - gc < b.whole_lo ? b.whole_lo
+                                 : whole_hi - gc < cn      ? whole_hi - gc
+                                                           : cn;
                     b.ntaps = ntaps[q];
                     b.off = off[q];
                     b.pf = ik->nv * VW; /* the B of the next igemm column */

@@ -735,6 +735,31 @@ static void test_igemm(void **state)
             }
             for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
                 b.mask[v] = masked ? mask + v * 9 : NULL;
+            /* channels in which every lane may be read (then the FMAs are masked), and
+             * NaN in every float that only lanes a mask clears read: it must not reach
+             * C (an unmasked FMA would spread it) */
+            b.whole_lo = tu_range(&rng, 0, ch);
+            b.whole_hi = tu_range(&rng, b.whole_lo, ch);
+            if (masked) {
+                char *on = calloc((size_t)blen, 1), *off_only = calloc((size_t)blen, 1);
+                assert_non_null(on);
+                assert_non_null(off_only);
+                for (int v = 0; v < nv; v++)
+                    for (int64_t t = 0; t < ntaps; t++)
+                        for (int64_t k = 0; k < ch; k++)
+                            for (int l = 0; l < 16; l++) {
+                                const int64_t i = vstart[v] + k * cs + off[t] + l;
+                                if (mask[v * 9 + t] >> l & 1)
+                                    on[i] = 1;
+                                else
+                                    off_only[i] = 1;
+                            }
+                for (int64_t i = 0; i < blen; i++)
+                    if (off_only[i] && !on[i])
+                        bbuf[i] = NAN;
+                free(on);
+                free(off_only);
+            }
             for (int64_t i = 0; i < mr * ldc; i++)
                 init[i] = c[i] = sentinel();
             for (int64_t r = 0; r < m; r++)
@@ -755,11 +780,12 @@ static void test_igemm(void **state)
                     float want = accumulate ? init[r * ldc + j] : bp ? bias[r] : 0.0f;
                     const int v = (int)(j / 16), l = (int)(j % 16);
                     for (int64_t t = 0; t < ntaps; t++) {
-                        const int on = !masked || (mask[v * 9 + t] >> l & 1);
+                        /* a lane a mask clears adds nothing (not even a*0) */
+                        if (masked && !(mask[v * 9 + t] >> l & 1))
+                            continue;
                         for (int64_t k = 0; k < ch; k++)
                             want = fmaf(a[t * ch * mr + k * mr + r],
-                                        on ? bbuf[vstart[v] + k * cs + off[t] + l] : 0.0f,
-                                        want);
+                                        bbuf[vstart[v] + k * cs + off[t] + l], want);
                     }
                     if (!same_bits(got, want))
                         fail_msg("%s: (%lld, %lld) = %a, want %a (ch %lld taps %lld nv %d "
