@@ -26,10 +26,18 @@ void tconv__clear_error(void);
 /* Records a message for the calling thread and returns `status` (for `return tconv__fail(...)`). */
 tconv_status tconv__fail(tconv_status status, const char *fmt, ...) TCONV_PRINTF(2, 3);
 
-/* ---------------------------------------------------- checked arithmetic (shape.c) */
-/* Each returns false on int64 overflow (and leaves *r unspecified). */
-bool tconv__add(int64_t a, int64_t b, int64_t *r);
-bool tconv__mul(int64_t a, int64_t b, int64_t *r);
+/* ---------------------------------------------------------- checked arithmetic */
+/* Each returns false on int64 overflow (and leaves *r unspecified). Inline: validation
+ * calls them dozens of times per call. */
+static inline bool tconv__add(int64_t a, int64_t b, int64_t *r)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+
+static inline bool tconv__mul(int64_t a, int64_t b, int64_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
 
 /* The size of one spatial dimension:
  * (in-1)*stride - 2*pad + dil*(k-1) + outpad + 1. Returns false on overflow. */

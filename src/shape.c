@@ -1,20 +1,10 @@
 /*
- * shape.c - checked int64 arithmetic, the output-size formula and PyTorch's
+ * shape.c - the output-size formula and PyTorch's
  * output_size -> output_padding translation.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "internal.h"
-
-bool tconv__add(int64_t a, int64_t b, int64_t *r)
-{
-    return !__builtin_add_overflow(a, b, r);
-}
-
-bool tconv__mul(int64_t a, int64_t b, int64_t *r)
-{
-    return !__builtin_mul_overflow(a, b, r);
-}
 
 /* Size of the output before output_padding, i.e. what PyTorch calls the minimum size:
  * (in-1)*stride - 2*pad + dil*(k-1) + 1. Every step is checked; intermediate values

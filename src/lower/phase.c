@@ -92,13 +92,11 @@ static bool phase_supports(const tconv_shape *s, const char **why)
     return true;
 }
 
-static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g);
+static const plan_geom *full_geometry(const tconv_shape *s, tconv_isa isa);
 
 static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
 {
-    plan_geom g;
-    full_geometry(s, isa, &g);
-    return g.packed;
+    return full_geometry(s, isa)->packed;
 }
 
 /* A of (group gi, phase p): rows co, columns k = (ci, ty, tx), in the kernel's panels;
@@ -108,14 +106,13 @@ static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
 static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
 {
     const tconv_shape *s = &pb->s;
-    plan_geom g;
-    full_geometry(s, isa, &g);
+    const plan_geom *g = full_geometry(s, isa);
     float *out = dst;
-    const int64_t mr = g.mr;
+    const int64_t mr = g->mr;
     for (int64_t gi = 0; gi < s->groups; gi++)
-        for (int i = 0; i < g.nph; i++) {
-            const phase *p = &g.ph[i];
-            float *a = out + (size_t)gi * g.a_group + p->a_off;
+        for (int i = 0; i < g->nph; i++) {
+            const phase *p = &g->ph[i];
+            float *a = out + (size_t)gi * g->a_group + p->a_off;
             for (int64_t r0 = 0; r0 < s->cout_g; r0 += mr)
                 for (int64_t ty = 0, kk = 0; ty < p->ty.count; ty++)
                     for (int64_t tx = 0; tx < p->tx.count; tx++)
@@ -129,13 +126,13 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
                                 d[r] = r0 + r < s->cout_g ? w[(r0 + r) * pb->ws[1]] : 0.0f;
                         }
         }
-    float *bias = out + g.bias_off;
+    float *bias = out + g->bias_off;
     for (int64_t co = 0; co < s->cout; co++)
         bias[co] = s->has_bias ? pb->b[co * pb->bs] : 0.0f;
-    uint16_t *masks = (uint16_t *)((char *)dst + g.masks_off);
-    for (int i = 0; g.inplace && i < g.nph; i++) {
-        const phase *p = &g.ph[i];
-        const int64_t vecs = p->direct ? tconv__phase_vectors_per_image(p, &g.ig) : 0;
+    uint16_t *masks = (uint16_t *)((char *)dst + g->masks_off);
+    for (int i = 0; g->inplace && i < g->nph; i++) {
+        const phase *p = &g->ph[i];
+        const int64_t vecs = p->direct ? tconv__phase_vectors_per_image(p, &g->ig) : 0;
         for (int64_t u = 0; u < vecs; u++)
             tconv__phase_lane_masks(s, p, u * VW,
                                     masks + p->mask_off + (size_t)(u * p->ty.count * p->tx.count));
@@ -228,9 +225,11 @@ static bool same_shape(const tconv_shape *a, const tconv_shape *b)
            a->dw == b->dw && a->has_bias == b->has_bias;
 }
 
-/* The geometry is asked for up to three times per call (workspace size, one-shot
+/* The geometry is asked for up to four times per call (workspace size, twice, one-shot
  * packing, the run), and costs ~0.2 us each: on a 4 us layer (small_b1) that was 15%
- * of the call. Being a pure function of (shape, ISA), each thread keeps its last. */
+ * of the call. Being a pure function of (shape, ISA), each thread keeps its last, and
+ * returns it (valid until the thread's next call on another shape: a run, which may
+ * yield to a caller's parallel-for between its tasks, works on its own copy). */
 static _Thread_local struct {
     bool valid;
     tconv_isa isa;
@@ -238,7 +237,7 @@ static _Thread_local struct {
     plan_geom g;
 } memo;
 
-static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
+static const plan_geom *full_geometry(const tconv_shape *s, tconv_isa isa)
 {
     if (!memo.valid || memo.isa != isa || !same_shape(&memo.s, s)) {
         compute_geometry(s, isa, &memo.g);
@@ -246,54 +245,48 @@ static void full_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
         memo.isa = isa;
         memo.valid = true;
     }
-    memcpy(g, &memo.g, offsetof(plan_geom, ph) + (size_t)memo.g.nph * sizeof(phase));
+    return &memo.g;
 }
 
-/* The geometry for the pure queries below (false: the path does not take the shape). */
-static bool query_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
+/* The geometry for the pure queries below (NULL: the path does not take the shape). */
+static const plan_geom *query_geometry(const tconv_shape *s, tconv_isa isa)
 {
     const char *why;
-    if (!phase_supports(s, &why))
-        return false;
-    full_geometry(s, isa, g);
-    return true;
+    return phase_supports(s, &why) ? full_geometry(s, isa) : NULL;
 }
 
 bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
 {
-    plan_geom g;
-    return query_geometry(s, isa, &g) && g.direct_only;
+    const plan_geom *g = query_geometry(s, isa);
+    return g && g->direct_only;
 }
 
 void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
                                int64_t *tiles_per_img)
 {
-    plan_geom g;
+    const plan_geom *g = query_geometry(s, isa);
     *imgs = *tiles_per_img = 0;
-    if (query_geometry(s, isa, &g) && g.copy_bytes > 0) {
-        *imgs = g.cg.imgs;
-        *tiles_per_img = g.cg.tiles_per_img;
+    if (g && g->copy_bytes > 0) {
+        *imgs = g->cg.imgs;
+        *tiles_per_img = g->cg.tiles_per_img;
     }
 }
 
 bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa)
 {
-    plan_geom g;
-    return query_geometry(s, isa, &g) && g.copy_bytes > 0 && g.inplace;
+    const plan_geom *g = query_geometry(s, isa);
+    return g && g->copy_bytes > 0 && g->inplace;
 }
 
 bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa)
 {
-    plan_geom g;
-    return query_geometry(&pb->s, isa, &g) && g.copy_bytes > 0 &&
-           tconv__phase_use_inplace(pb, &g);
+    const plan_geom *g = query_geometry(&pb->s, isa);
+    return g && g->copy_bytes > 0 && tconv__phase_use_inplace(pb, g);
 }
 
 static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
 {
-    plan_geom g;
-    full_geometry(s, isa, &g);
-    const size_t one = layout(&g).total;
+    const size_t one = layout(full_geometry(s, isa)).total;
     if (one > SIZE_MAX / (size_t)threads)
         return SIZE_MAX;
     return one * (size_t)threads;
@@ -529,7 +522,8 @@ static void run(const tconv_run_args *a)
     r.lk = tconv__lower_kernels(a->isa);
     const tconv_problem *pb = a->pb;
     const tconv_shape *s = &pb->s;
-    full_geometry(s, a->isa, &r.g);
+    const plan_geom *g = full_geometry(s, a->isa);
+    memcpy(&r.g, g, offsetof(plan_geom, ph) + (size_t)g->nph * sizeof(phase));
     r.l = layout(&r.g);
     r.inplace = tconv__phase_use_inplace(pb, &r.g);
     const copy_geom *grid = r.inplace ? &r.g.ig : &r.g.cg;
