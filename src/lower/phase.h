@@ -113,9 +113,10 @@ typedef struct plan_geom {
  * 80% lanes: direct 0.9x). */
 #define SMALL_M              32
 #define MIN_LANE_USE_SMALL_M 0.75
-/* The grid is the input in place only when one image's channels of a group (what the
+/* The grid is the input in place when one image's channels of a group (what the
  * tiles of a group read, rows contiguous) fit in L1 beside A and C: then the copy buys
- * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread). Larger
+ * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread); or when the
+ * copied grid would feed no phase directly (tconv__phase_direct_geometry). Larger
  * inputs read in place ran 0.47-1.04x of the copy (unet_up1 0.47, srgan 0.78, unet_up2
  * 0.84, dcgan4 0.93, s1_k3 0.97, dcgan3 0.99, dcgan5 1.04: one A/B at 1 thread). The
  * worst have channel strides that are multiples of 4 KiB, which would put every

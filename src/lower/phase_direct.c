@@ -14,7 +14,8 @@
 
 /* The grid of shape s: a zero-padded copy (false when taps reach too far for one), or
  * in place, the input's own rows of pitch W with no zeros around them (false when a
- * phase is wider than the input: its rows would not lie in the input's rows). */
+ * phase is wider than the input: its rows would not lie in the input's rows; whether
+ * in place is worth it is the caller's choice). */
 static bool grid_geometry(const tconv_shape *s, const plan_geom *g, bool inplace, copy_geom *c)
 {
     memset(c, 0, sizeof *c);
@@ -46,7 +47,7 @@ static bool grid_geometry(const tconv_shape *s, const plan_geom *g, bool inplace
     if (hq == 0)
         return false;
     if (inplace) {
-        if (wq > s->w || s->cin_g > (int64_t)(INPLACE_BYTES / sizeof(float)) / s->h / s->w)
+        if (wq > s->w)
             return false;
         c->hp = hq;
         c->wp = s->w;
@@ -162,12 +163,20 @@ size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
     memset(&g->ig, 0, sizeof g->ig);
     if (!g->ik || s->n == 0 || !grid_geometry(s, g, false, &g->cg))
         return 0;
-    /* the feed is decided by the lanes in place when there is such a grid, so that it
-     * does not depend on the strides of a call */
-    const bool inplace = grid_geometry(s, g, true, &g->ig);
-    bool any = false;
+    /* In place when one image's channels of a group fit INPLACE_BYTES, or when the
+     * copied grid would feed no phase directly (rows too narrow for its gap: all would
+     * be packed; dcgan3 in place, 64 KiB per image: 1.10-1.12x). The feed is decided
+     * by the lanes in place when there is such a grid, so that it does not depend on
+     * the strides of a call. */
+    bool any_copy = false;
     for (int i = 0; i < g->nph; i++) {
         g->ph[i].copy_direct = direct_on(s, &g->ph[i], &g->cg);
+        any_copy = any_copy || g->ph[i].copy_direct;
+    }
+    const bool fits = s->cin_g <= (int64_t)(INPLACE_BYTES / sizeof(float)) / s->h / s->w;
+    const bool inplace = (fits || !any_copy) && grid_geometry(s, g, true, &g->ig);
+    bool any = false;
+    for (int i = 0; i < g->nph; i++) {
         g->ph[i].direct = inplace ? direct_on(s, &g->ph[i], &g->ig) : g->ph[i].copy_direct;
         any = any || g->ph[i].direct;
     }

@@ -272,9 +272,10 @@ static void test_edge_shapes(void **state)
 }
 
 /* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
- * which way each of these shapes takes); with contiguous input rows the first three
- * read it in place (lane masks at the borders), in the other layouts each tile copies
- * the part of the input grid it reads, halo rows included. */
+ * which way each of these shapes takes and which read in place); with contiguous input
+ * rows the first three and the last three read it in place (lane masks at the
+ * borders), in the other layouts each tile copies the part of the input grid it reads,
+ * halo rows included (or, dcgan3-like, packs). */
 static void test_direct_tile_shapes(void **state)
 {
     (void)state;
@@ -287,6 +288,7 @@ static void test_direct_tile_shapes(void **state)
         {3, 8, 9, 11, 16, 5, 1, 0, 0, 1, 1, 0},   /* phase wider than the input: copies */
         {2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2, 0},  /* in place, taps reach 3 beyond the input */
         {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0},    /* in place, stride 3, some lanes spare */
+        {2, 256, 8, 8, 40, 4, 2, 1, 0, 1, 1, 0},  /* dcgan3-like: in place beyond 32 KiB */
     };
     tu_rng r = tu_rng_seed(11);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -297,10 +299,12 @@ static void test_direct_tile_shapes(void **state)
 }
 
 /* The direct feed reads B in place or from a copy, depending only on the input's
- * strides; both multiply the same values in the same order (masked lanes load +0, as
- * the copy's zeros are +0), so an input with contiguous rows and the same values in a
- * cropped view (rows not contiguous: copies) give bit-identical outputs, at 1 and 2
- * threads. Shapes that read in place, with the 8-row and the 4-row kernel. */
+ * strides; both multiply the same values in the same order (a masked lane adds
+ * nothing, a copy's zero adds a*0 = +-0, which leaves the sum as it is unless it is
+ * -0: never here, the bias is random), so an input with contiguous rows and the same
+ * values in a cropped view (rows not contiguous: copies) give bit-identical outputs,
+ * at 1 and 2 threads. Shapes that read in place, with the 8-row and the 4-row
+ * kernel. */
 static void test_inplace_matches_copy(void **state)
 {
     (void)state;
@@ -405,6 +409,14 @@ static void test_direct_tiles(void **state)
                       .hout = 20, .wout = 14, .groups = 1, .cin_g = 3, .cout_g = 16,
                       .sh = 3, .sw = 3, .ph = 3, .pw = 3, .oph = 1, .opw = 1,
                       .dh = 2, .dw = 2};
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    /* dcgan3's images (8x8, 256 channels: 64 KiB a group's image, more than the
+     * 32 KiB that are read in place for being small): the copied grid's gap would
+     * leave too many lanes spare for any phase, so they are read in place rather
+     * than all packed */
+    s = (tconv_shape){.n = 2, .cin = 256, .h = 8, .w = 8, .cout = 40, .kh = 4, .kw = 4,
+                      .hout = 16, .wout = 16, .groups = 1, .cin_g = 256, .cout_g = 40,
+                      .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
     assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     /* 100 vectors per image, 32 units: 6 vectors per tile (two igemm columns), 17 tiles;
      * with 2048 channels the copy's budget holds 3 (64 floats per channel): 34 tiles.
