@@ -4,12 +4,14 @@
  *   f32_igemm_4x6v_avx512: 4 rows times up to 6 vectors (A with at most 4 rows:
  *                          few output channels per group, e.g. an RGB output layer),
  * B loaded straight from the input or from a zero-padded copy of it, with a lane mask
- * per tap and vector when the caller gives masks. The phase path uses them instead of
+ * per tap and vector when the caller gives masks (on the FMAs; on the loads too in the
+ * channels where lanes may be unreadable). The phase path uses them instead of
  * packing an im2col panel per phase and tile. Both keep 24 accumulators, so per k they
  * issue 24 FMAs (12 cycles on two FMA units) against 11 or 10 loads. The masked loads
- * are written in inline assembly with the masks as "Yk" operands: with the intrinsic,
- * GCC 12 rebuilt the mask registers from general registers inside the channel loop
- * (kmovw, on an FMA port), which cost 20%; this way they are set once per tap.
+ * and FMAs are written in inline assembly with the masks as "Yk" operands: with the
+ * intrinsics, GCC 12 rebuilt the mask registers from general registers inside the
+ * channel loop (kmovw, on an FMA port), which cost 20% (masked loads) and 24% (masked
+ * FMAs); this way they are set once per tap.
  *
  * One body serves both kernels: rows and vectors are guarded by the compile-time
  * constants mr and nv, and each call below instantiates it for one shape;
