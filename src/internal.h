@@ -76,12 +76,14 @@ tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor
                                   const tconv_tensor *weight, const tconv_tensor *bias,
                                   const tconv_tensor *output, tconv_check check,
                                   tconv_problem *pb);
-/* A plan's run: the input and output checked as by tconv__build_problem with
- * TCONV_CHECK_ALL, the weight, bias and shape taken from the plan's problem `planned`
- * (built at creation on the plan's private copies, which no caller's tensor can
- * overlap), the batch that of the input (at most the plan's). */
-tconv_status tconv__build_run_problem(const tconv_problem *planned, const tconv_tensor *input,
-                                      const tconv_tensor *output, tconv_problem *pb);
+/* A plan's run: first the input's fit to the plan (its rank and shape against `rank`
+ * and the plan's problem, SHAPE_MISMATCH), then the input and output checked as by
+ * tconv__build_problem with TCONV_CHECK_ALL, the weight, bias and shape taken from the
+ * plan's problem `planned` (built at creation on the plan's private copies, which no
+ * caller's tensor can overlap), the batch that of the input (at most the plan's). */
+tconv_status tconv__build_run_problem(const tconv_problem *planned, int rank,
+                                      const tconv_tensor *input, const tconv_tensor *output,
+                                      tconv_problem *pb);
 
 /* ------------------------------------------------------------ kernels */
 /* The reference: plain scatter-add, the executable specification (ref/ref.c). */

@@ -178,27 +178,8 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
     tconv_status st = check_run_exec(plan, &e);
     if (st != TCONV_OK)
         return st;
-    if (!input)
-        return tconv__fail(TCONV_ERR_NULL_POINTER, "input must not be NULL");
-    /* Does the input fit the plan? Checked first, so the message speaks of the plan
-     * rather than of its private weight copy. */
-    if (input->rank == plan->rank) {
-        const int off = input->rank == 4 ? 0 : 1;
-        const int64_t n = off ? 1 : input->shape[0], c = input->shape[1 - off],
-                      h = input->shape[2 - off], w = input->shape[3 - off];
-        if (c != plan->pb.s.cin || h != plan->pb.s.h || w != plan->pb.s.w || n > plan->pb.s.n)
-            return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
-                               "input (N=%lld, Cin=%lld, H=%lld, W=%lld) does not fit the plan "
-                               "(N<=%lld, Cin=%lld, H=%lld, W=%lld)",
-                               (long long)n, (long long)c, (long long)h, (long long)w,
-                               (long long)plan->pb.s.n, (long long)plan->pb.s.cin,
-                               (long long)plan->pb.s.h, (long long)plan->pb.s.w);
-    } else if (input->rank == 3 || input->rank == 4) {
-        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "input.rank=%d differs from the plan's %d",
-                           (int)input->rank, (int)plan->rank);
-    }
     tconv_problem pb;
-    st = tconv__build_run_problem(&plan->pb, input, output, &pb);
+    st = tconv__build_run_problem(&plan->pb, plan->rank, input, output, &pb);
     if (st != TCONV_OK)
         return st;
     tconv_algo_choice c = run_choice(plan, &e, &pb.s);

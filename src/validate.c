@@ -346,22 +346,38 @@ tconv_status tconv__build_problem(const tconv_params *params, const tconv_tensor
     return TCONV_OK;
 }
 
-tconv_status tconv__build_run_problem(const tconv_problem *planned, const tconv_tensor *input,
-                                      const tconv_tensor *output, tconv_problem *pb)
+tconv_status tconv__build_run_problem(const tconv_problem *planned, int rank,
+                                      const tconv_tensor *input, const tconv_tensor *output,
+                                      tconv_problem *pb)
 {
-    if (!input || !output)
-        return tconv__fail(TCONV_ERR_NULL_POINTER, "%s must not be NULL",
-                           !input ? "input" : "output");
+    if (!input)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "input must not be NULL");
+    /* Does the input fit the plan? Read from its rank and shape before anything else
+     * about it, so that the message speaks of the plan; any other rank fails
+     * check_tensor below. */
+    const int off = input->rank == 4 ? 0 : 1;
+    const int64_t n = off ? 1 : input->shape[0];
+    if (input->rank == rank) {
+        const int64_t c = input->shape[1 - off], h = input->shape[2 - off],
+                      w = input->shape[3 - off];
+        const tconv_shape *s = &planned->s;
+        if (c != s->cin || h != s->h || w != s->w || n > s->n)
+            return tconv__fail(TCONV_ERR_SHAPE_MISMATCH,
+                               "input (N=%lld, Cin=%lld, H=%lld, W=%lld) does not fit the plan "
+                               "(N<=%lld, Cin=%lld, H=%lld, W=%lld)",
+                               LL(n), LL(c), LL(h), LL(w), LL(s->n), LL(s->cin), LL(s->h),
+                               LL(s->w));
+    } else if (input->rank == 3 || input->rank == 4) {
+        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "input.rank=%d differs from the plan's %d",
+                           (int)input->rank, rank);
+    }
+    if (!output)
+        return tconv__fail(TCONV_ERR_NULL_POINTER, "output must not be NULL");
     extent ex, ey;
     tconv_status st;
     if ((st = check_tensor(input, "input", 3, 4, &ex)) != TCONV_OK ||
         (st = check_tensor(output, "output", input->rank, input->rank, &ey)) != TCONV_OK)
         return st;
-    const int off = input->rank == 4 ? 0 : 1;
-    const int64_t n = off ? 1 : input->shape[0];
-    if (input->shape[1 - off] != planned->s.cin || input->shape[2 - off] != planned->s.h ||
-        input->shape[3 - off] != planned->s.w || n > planned->s.n)
-        return tconv__fail(TCONV_ERR_SHAPE_MISMATCH, "input does not fit the plan's problem");
     *pb = *planned;
     pb->s.n = n;
     if ((st = check_output_shape(&pb->s, output, off)) != TCONV_OK)
