@@ -94,6 +94,12 @@ static bool phase_supports(const tconv_shape *s, const char **why)
 
 static const plan_geom *full_geometry(const tconv_shape *s, tconv_isa isa);
 
+/* Vector positions of phase p in the lane-mask table (those of an image read in place). */
+static int64_t mask_vectors(const plan_geom *g, const phase *p)
+{
+    return g->inplace && p->direct ? tconv__phase_vectors_per_image(p, &g->ig) : 0;
+}
+
 static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
 {
     return full_geometry(s, isa)->packed;
@@ -130,9 +136,9 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
     for (int64_t co = 0; co < s->cout; co++)
         bias[co] = s->has_bias ? pb->b[co * pb->bs] : 0.0f;
     uint16_t *masks = (uint16_t *)((char *)dst + g->masks_off);
-    for (int i = 0; g->inplace && i < g->nph; i++) {
+    for (int i = 0; i < g->nph; i++) {
         const phase *p = &g->ph[i];
-        const int64_t vecs = p->direct ? tconv__phase_vectors_per_image(p, &g->ig) : 0;
+        const int64_t vecs = mask_vectors(g, p);
         for (int64_t u = 0; u < vecs; u++)
             tconv__phase_lane_masks(s, p, u * VW,
                                     masks + p->mask_off + (size_t)(u * p->ty.count * p->tx.count));
@@ -206,11 +212,10 @@ static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
     g->bias_off = tconv__align_up(g->a_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
     g->masks_off = (g->bias_off + (size_t)s->cout) * sizeof(float);
     size_t masks = 0;
-    for (int i = 0; g->inplace && i < g->nph; i++) {
+    for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
         p->mask_off = masks;
-        if (p->direct)
-            masks += (size_t)(tconv__phase_vectors_per_image(p, &g->ig) * p->ty.count * p->tx.count);
+        masks += (size_t)(mask_vectors(g, p) * p->ty.count * p->tx.count);
     }
     g->packed = g->masks_off + masks * sizeof(uint16_t);
 }

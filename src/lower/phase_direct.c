@@ -409,8 +409,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 b++;
             }
         }
-        u0 += nv;
-        for (; u0 >= len && len > 0; u0 -= len)
+        for (u0 += nv; u0 >= len; u0 -= len) /* len > 0: there are vectors */
             ib++;
         for (int64_t i0 = 0; i0 < m; i0 += mr) {
             const int64_t mi = m - i0 < mr ? m - i0 : mr;
