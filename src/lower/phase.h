@@ -98,6 +98,13 @@ typedef struct plan_geom {
  * rows are cut shorter to stay within it (the copy must stay in L2 beside the A panels
  * it is multiplied with); if even one vector group does not fit, the packed feed runs. */
 #define COPY_SLOT_BYTES (512 * 1024)
+/* A unit's copy reads each plane's rows of its tile; where those are at most
+ * COPY_PREFETCH_MAX lines, the next planes' lines are prefetched, COPY_PREFETCH_LINES
+ * ahead (a tile of a few rows of one image: each plane's run is too short, in a page of
+ * its own, for the hardware prefetchers to start on; whole small planes one after
+ * another are a stream they follow, and prefetching those only cost instructions). */
+#define COPY_PREFETCH_LINES 16
+#define COPY_PREFETCH_MAX   32
 
 /* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
  * reloaded once per block (measured on dcgan4, unet_up2, s1_k3 with an earlier,
