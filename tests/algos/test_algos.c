@@ -6,8 +6,9 @@
  *
  * Tolerance: tu_check_close with factor 1, i.e. |alg - ref| <= 2*gamma(K+1)*S per
  * element (testutil.h derives it), checked on each algorithm and ISA's 1-thread
- * result; its 2- and 3-thread results and its plan's runs must give the same bits. Set TCONV_TEST_SEED to replay another sequence and
- * TCONV_TEST_CASES to change the number of random problems.
+ * result; its 2- and 3-thread results and its plan's runs must give the same bits.
+ * Set TCONV_TEST_SEED to replay another sequence and TCONV_TEST_CASES to change the
+ * number of random problems.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -31,12 +32,7 @@ static const tconv_algorithm algos[] = {TCONV_ALGO_GEMM_COL2IM, TCONV_ALGO_PHASE
                                         TCONV_ALGO_DIRECT, TCONV_ALGO_AUTO};
 #define NALGOS (sizeof algos / sizeof algos[0])
 
-typedef struct problem {
-    tconv_params p;
-    int64_t xshape[4], wshape[4], yshape[4];
-    int rank;
-    bool bias;
-} problem;
+typedef tu_problem problem;
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
@@ -219,32 +215,6 @@ static void test_random_problems(void **state)
     }
 }
 
-/* A problem from a row {N, Cin, H, W, Cout, k, stride, pad, outpad, groups, dil} (square
- * kernel and parameters, bias). */
-static problem case_problem(const int64_t c[12])
-{
-    problem pr;
-    memset(&pr, 0, sizeof pr);
-    pr.p = tconv_params_default();
-    for (int d = 0; d < 2; d++) {
-        pr.p.stride[d] = c[6];
-        pr.p.padding[d] = c[7];
-        pr.p.output_padding[d] = c[8];
-        pr.p.dilation[d] = c[10];
-    }
-    pr.p.groups = c[9];
-    pr.rank = 4;
-    int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
-    int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
-    int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
-            ys[4] = {c[0], c[4], ho, wo};
-    memcpy(pr.xshape, xs, sizeof xs);
-    memcpy(pr.wshape, ws, sizeof ws);
-    memcpy(pr.yshape, ys, sizeof ys);
-    pr.bias = true;
-    return pr;
-}
-
 /* Shapes whose GEMMs cross the micro-kernel tile edges (M, N, K around MR, NR, kc)
  * and the column tiles, plus the layer shapes of the benchmark scaled down. */
 static void test_edge_shapes(void **state)
@@ -270,7 +240,7 @@ static void test_edge_shapes(void **state)
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const problem pr = case_problem(cases[i]);
+        const problem pr = tu_case_problem(cases[i]);
         check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
         check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CHANNELS_LAST);
     }
@@ -296,7 +266,7 @@ static void test_direct_tile_shapes(void **state)
     };
     tu_rng r = tu_rng_seed(11);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const problem pr = case_problem(cases[i]);
+        const problem pr = tu_case_problem(cases[i]);
         check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
         check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CROPPED);
     }
@@ -327,16 +297,13 @@ static void test_inplace_matches_copy(void **state)
     tu_rng r = tu_rng_seed(17);
     char msg[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const problem pr = case_problem(cases[i]);
+        const problem pr = tu_case_problem(cases[i]);
         tu_tensor x = tu_tensor_new(4, pr.xshape, TU_CONTIGUOUS, &r, 0);
         tu_tensor xc = tu_tensor_new(4, pr.xshape, TU_CROPPED, NULL, 0);
         tu_tensor w = tu_tensor_new(4, pr.wshape, TU_CONTIGUOUS, &r, 0);
         const int64_t cout = pr.wshape[1] * pr.p.groups;
         tu_tensor b = tu_tensor_new(1, &cout, TU_CONTIGUOUS, &r, 0);
-        int64_t idx[4] = {0, 0, 0, 0};
-        do
-            *tu_at(&xc.t, idx) = *tu_at(&x.t, idx);
-        while (tu_next_index(4, pr.xshape, idx));
+        tu_copy_values(&xc.t, &x.t);
         tconv_problem pb, pbc;
         tu_tensor y0 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
         assert_int_equal(
@@ -426,7 +393,7 @@ static void test_direct_tiles(void **state)
     assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     if (tconv_isa_detected() >= TCONV_ISA_AVX512) {
         static const int64_t c[12] = {1, 129, 8, 8, 33, 4, 2, 1, 0, 1, 1, 0};
-        const problem pr = case_problem(c);
+        const problem pr = tu_case_problem(c);
         tu_rng r = tu_rng_seed(23);
         tu_tensor x = tu_tensor_new(4, pr.xshape, TU_CONTIGUOUS, &r, 0);
         tu_tensor w = tu_tensor_new(4, pr.wshape, TU_CONTIGUOUS, &r, 0);
@@ -441,10 +408,7 @@ static void test_direct_tiles(void **state)
         for (int layout = 0; layout < 2; layout++) { /* in place; channels last: packs */
             const tu_layout l = layout ? TU_CHANNELS_LAST : TU_CONTIGUOUS;
             tu_tensor xl = tu_tensor_new(4, pr.xshape, l, NULL, 0);
-            int64_t idx[4] = {0, 0, 0, 0};
-            do
-                *tu_at(&xl.t, idx) = *tu_at(&x.t, idx);
-            while (tu_next_index(4, pr.xshape, idx));
+            tu_copy_values(&xl.t, &x.t);
             for (int threads = 1; threads <= 2; threads++) {
                 tu_tensor y = tu_tensor_new(4, pr.yshape, l, NULL, -7.0f);
                 e = tconv_exec_default();

@@ -35,17 +35,6 @@ static tconv_status run_reference(const tconv_params *p, const tconv_tensor *x,
     return tconv_convtranspose2d_ex(p, x, w, b, y, &e, NULL);
 }
 
-/* Copies src's values into dst (same shape, any strides). */
-static void copy_values(const tconv_tensor *dst, const tconv_tensor *src)
-{
-    if (tu_numel(src) == 0)
-        return;
-    int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0};
-    do
-        *tu_at(dst, idx) = *tu_at(src, idx);
-    while (tu_next_index(src->rank, src->shape, idx));
-}
-
 /* Every buffer element outside the view must still hold SENTINEL. */
 static void check_outside_untouched(const tu_tensor *t, const char *what)
 {
@@ -129,9 +118,9 @@ static void all_layouts(const views_problem *v)
                     tu_tensor w = tu_tensor_new(4, v->ws, (tu_layout)lw, NULL, 0);
                     tu_tensor b = tu_tensor_new(1, v->bs, (tu_layout)lb, NULL, 0);
                     tu_tensor y = tu_tensor_new(v->rank, v->ys, (tu_layout)ly, NULL, SENTINEL);
-                    copy_values(&x.t, &x0.t);
-                    copy_values(&w.t, &w0.t);
-                    copy_values(&b.t, &b0.t);
+                    tu_copy_values(&x.t, &x0.t);
+                    tu_copy_values(&w.t, &w0.t);
+                    tu_copy_values(&b.t, &b0.t);
                     char what[160];
                     snprintf(what, sizeof what, "rank %d: x %s, w %s, b %s, y %s", v->rank,
                              layout_name[lx], layout_name[lw], layout_name[lb], layout_name[ly]);
@@ -198,7 +187,7 @@ static void test_exotic_strides(void **state)
         xr.t.stride[d] = -xr.t.stride[d];
     }
     xr.t.data = xr.buf + last;
-    copy_values(&xr.t, &x0.t);
+    tu_copy_values(&xr.t, &x0.t);
 
     /* weight with dims stored in the order (kw, ky, cout_g, cin) */
     tu_tensor wp = tu_tensor_new(4, v.ws, TU_CONTIGUOUS, NULL, 0);
@@ -206,14 +195,14 @@ static void test_exotic_strides(void **state)
     wp.t.stride[2] = v.ws[1] * v.ws[0];
     wp.t.stride[1] = v.ws[0];
     wp.t.stride[0] = 1;
-    copy_values(&wp.t, &w0.t);
+    tu_copy_values(&wp.t, &w0.t);
 
     /* bias every third element, output every other column of a wider buffer */
     const int64_t bwide[1] = {3 * v.bs[0]};
     tu_tensor bw = tu_tensor_new(1, bwide, TU_CONTIGUOUS, NULL, 0);
     bw.t.shape[0] = v.bs[0];
     bw.t.stride[0] = 3;
-    copy_values(&bw.t, &b0.t);
+    tu_copy_values(&bw.t, &b0.t);
     const int64_t ywide[4] = {v.ys[0], v.ys[1], v.ys[2], 2 * v.ys[3]};
     tu_tensor yg = tu_tensor_new(4, ywide, TU_CONTIGUOUS, NULL, SENTINEL);
     yg.t.shape[3] = v.ys[3];
@@ -366,7 +355,7 @@ static void test_broadcast(void **state)
             if (mask & (1u << d))
                 xb.stride[d] = 0;
         tu_tensor xfull = tu_tensor_new(4, v.xs, TU_CONTIGUOUS, NULL, 0);
-        copy_values(&xfull.t, &xb);
+        tu_copy_values(&xfull.t, &xb);
         tu_tensor w = tu_tensor_new(4, v.ws, TU_CONTIGUOUS, &r, 0);
         tu_tensor b = tu_tensor_new(1, v.bs, TU_CONTIGUOUS, &r, 0);
         tu_tensor y1 = tu_tensor_new(4, v.ys, TU_CONTIGUOUS, NULL, NAN);
@@ -393,7 +382,7 @@ static void test_broadcast(void **state)
     tconv_tensor wb = wsmall.t;
     wb.stride[0] = wb.stride[1] = 0;
     tu_tensor wfull = tu_tensor_new(4, v.ws, TU_CONTIGUOUS, NULL, 0);
-    copy_values(&wfull.t, &wb);
+    tu_copy_values(&wfull.t, &wb);
     float bval = 0.75f;
     tconv_tensor bb = tconv_tensor_1d(&bval, v.bs[0]);
     bb.stride[0] = 0;

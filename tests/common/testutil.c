@@ -101,6 +101,40 @@ int64_t tu_numel(const tconv_tensor *t)
     return n;
 }
 
+void tu_copy_values(const tconv_tensor *dst, const tconv_tensor *src)
+{
+    if (tu_numel(src) == 0)
+        return;
+    int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0};
+    do
+        *tu_at(dst, idx) = *tu_at(src, idx);
+    while (tu_next_index(src->rank, src->shape, idx));
+}
+
+tu_problem tu_case_problem(const int64_t c[12])
+{
+    tu_problem pr;
+    memset(&pr, 0, sizeof pr);
+    pr.p = tconv_params_default();
+    for (int d = 0; d < 2; d++) {
+        pr.p.stride[d] = c[6];
+        pr.p.padding[d] = c[7];
+        pr.p.output_padding[d] = c[8];
+        pr.p.dilation[d] = c[10];
+    }
+    pr.p.groups = c[9];
+    pr.rank = 4;
+    const int64_t ho = (c[2] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+    const int64_t wo = (c[3] - 1) * c[6] - 2 * c[7] + c[10] * (c[5] - 1) + c[8] + 1;
+    const int64_t xs[4] = {c[0], c[1], c[2], c[3]}, ws[4] = {c[1], c[4] / c[9], c[5], c[5]},
+                  ys[4] = {c[0], c[4], ho, wo};
+    memcpy(pr.xshape, xs, sizeof xs);
+    memcpy(pr.wshape, ws, sizeof ws);
+    memcpy(pr.yshape, ys, sizeof ys);
+    pr.bias = true;
+    return pr;
+}
+
 /* element of a 4-D-folded view: unbatched tensors have no n index */
 static double get4(const tconv_tensor *t, int64_t n, int64_t c, int64_t y, int64_t x)
 {

@@ -59,6 +59,21 @@ float *tu_at(const tconv_tensor *t, const int64_t *idx);
 /* Number of elements of the view. */
 int64_t tu_numel(const tconv_tensor *t);
 
+/* Copies src's values into dst (same shape, any strides). */
+void tu_copy_values(const tconv_tensor *dst, const tconv_tensor *src);
+
+/* A problem's params and the shapes of its tensors (bias: has one, of Cout). */
+typedef struct tu_problem {
+    tconv_params p;
+    int64_t xshape[4], wshape[4], yshape[4];
+    int rank;
+    bool bias;
+} tu_problem;
+
+/* A rank-4 problem with bias from a row {N, Cin, H, W, Cout, k, stride, pad, outpad,
+ * groups, dil, unused}: square kernel, the same parameters along both axes. */
+tu_problem tu_case_problem(const int64_t c[12]);
+
 /* Compares two outputs of the same problem element by element with the bound above.
  * Returns true if all agree; otherwise false and a description of the worst element
  * in msg. x, w, b (b may be NULL) are the problem's inputs. */

@@ -65,51 +65,26 @@ static void guarded_free(guarded *g)
 }
 
 /* ------------------------------------------------------------------ problems */
+/* A row of tu_case_problem, named. */
 typedef struct shape {
     const char *name;
-    int64_t n, cin, h, w, cout, k, stride, pad, outpad, groups, dil;
+    int64_t c[12]; /* N Cin H W Cout k stride pad outpad groups dil - */
 } shape;
 
 static const shape shapes[] = {
-    {"small_b1", 1, 16, 8, 8, 16, 3, 1, 1, 0, 1, 1},
-    {"fcn_up", 1, 21, 16, 16, 21, 4, 2, 1, 0, 1, 1},
-    {"images_per_tile", 67, 4, 4, 4, 8, 2, 2, 0, 0, 1, 1},
-    {"taps_3_beyond", 2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2},
-    {"stride3_spare_lanes", 2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2},
-    {"four_rows", 2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1},
-    {"groups", 2, 32, 9, 9, 32, 3, 2, 1, 1, 4, 1},
-    {"dcgan3_like", 1, 33, 8, 8, 16, 4, 2, 1, 0, 1, 1},
-    {"one_channel", 3, 1, 5, 9, 8, 3, 1, 2, 0, 1, 1},
-    {"depthwise", 2, 16, 9, 11, 16, 4, 2, 1, 0, 16, 1},
-    {"one_by_one_input", 5, 10, 1, 1, 12, 4, 1, 0, 0, 1, 1},
-    {"kernel_below_stride", 2, 6, 5, 6, 5, 2, 3, 0, 2, 1, 1},
+    {"small_b1", {1, 16, 8, 8, 16, 3, 1, 1, 0, 1, 1, 0}},
+    {"fcn_up", {1, 21, 16, 16, 21, 4, 2, 1, 0, 1, 1, 0}},
+    {"images_per_tile", {67, 4, 4, 4, 8, 2, 2, 0, 0, 1, 1, 0}},
+    {"taps_3_beyond", {2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2, 0}},
+    {"stride3_spare_lanes", {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0}},
+    {"four_rows", {2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1, 0}},
+    {"groups", {2, 32, 9, 9, 32, 3, 2, 1, 1, 4, 1, 0}},
+    {"dcgan3_like", {1, 33, 8, 8, 16, 4, 2, 1, 0, 1, 1, 0}},
+    {"one_channel", {3, 1, 5, 9, 8, 3, 1, 2, 0, 1, 1, 0}},
+    {"depthwise", {2, 16, 9, 11, 16, 4, 2, 1, 0, 16, 1, 0}},
+    {"one_by_one_input", {5, 10, 1, 1, 12, 4, 1, 0, 0, 1, 1, 0}},
+    {"kernel_below_stride", {2, 6, 5, 6, 5, 2, 3, 0, 2, 1, 1, 0}},
 };
-
-typedef struct tensors {
-    tconv_params p;
-    int64_t xshape[4], wshape[4], yshape[4];
-} tensors;
-
-static tensors tensors_of(const shape *s)
-{
-    tensors t;
-    t.p = tconv_params_default();
-    for (int d = 0; d < 2; d++) {
-        t.p.stride[d] = s->stride;
-        t.p.padding[d] = s->pad;
-        t.p.output_padding[d] = s->outpad;
-        t.p.dilation[d] = s->dil;
-    }
-    t.p.groups = s->groups;
-    const int64_t ho = (s->h - 1) * s->stride - 2 * s->pad + s->dil * (s->k - 1) + s->outpad + 1;
-    const int64_t wo = (s->w - 1) * s->stride - 2 * s->pad + s->dil * (s->k - 1) + s->outpad + 1;
-    const int64_t x[4] = {s->n, s->cin, s->h, s->w},
-                  w[4] = {s->cin, s->cout / s->groups, s->k, s->k}, y[4] = {s->n, s->cout, ho, wo};
-    memcpy(t.xshape, x, sizeof x);
-    memcpy(t.wshape, w, sizeof w);
-    memcpy(t.yshape, y, sizeof y);
-    return t;
-}
 
 static size_t count(const int64_t *shape4)
 {
@@ -123,19 +98,13 @@ static tconv_tensor view(float *data, const int64_t *s, bool nhwc)
                 : tconv_tensor_nchw(data, s[0], s[1], s[2], s[3]);
 }
 
-/* Copies the dense tensor src (its own layout) into the guarded buffer dst. */
-static void put(void *dst, const tu_tensor *src, size_t n)
-{
-    memcpy(dst, src->buf, n * sizeof(float));
-}
-
 /* One shape, one layout, one placement: every algorithm x ISA x threads, one-shot and
  * plan, all buffers guarded. Returns the calls made. */
 static int check(const shape *s, bool nhwc, bool at_end, tu_rng *r)
 {
-    const tensors t = tensors_of(s);
+    const tu_problem t = tu_case_problem(s->c);
     const size_t nx = count(t.xshape), nw = count(t.wshape), ny = count(t.yshape);
-    const int64_t nb = s->cout;
+    const int64_t nb = t.yshape[1];
     const tu_layout lay = nhwc ? TU_CHANNELS_LAST : TU_CONTIGUOUS;
     tu_tensor x = tu_tensor_new(4, t.xshape, lay, r, 0),
               w = tu_tensor_new(4, t.wshape, TU_CONTIGUOUS, r, 0),
@@ -151,9 +120,9 @@ static int check(const shape *s, bool nhwc, bool at_end, tu_rng *r)
             gw = guarded_new(nw * sizeof(float), at_end),
             gb = guarded_new((size_t)nb * sizeof(float), at_end),
             gy = guarded_new(ny * sizeof(float), at_end);
-    put(gx.p, &x, nx);
-    put(gw.p, &w, nw);
-    put(gb.p, &b, (size_t)nb);
+    memcpy(gx.p, x.buf, nx * sizeof(float)); /* dense, in the views' layouts */
+    memcpy(gw.p, w.buf, nw * sizeof(float));
+    memcpy(gb.p, b.buf, (size_t)nb * sizeof(float));
     const tconv_tensor tx = view(gx.p, t.xshape, nhwc), ty = view(gy.p, t.yshape, nhwc),
                        tw = tconv_tensor_nchw(gw.p, t.wshape[0], t.wshape[1], t.wshape[2],
                                               t.wshape[3]),
