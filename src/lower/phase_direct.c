@@ -250,6 +250,14 @@ static void copy_tile_channels_last(const tconv_problem *pb, const copy_geom *c,
     }
 }
 
+/* Elements from x to plane j of a tile of group gi: image n0 + j / cin_g, the group's
+ * channel j % cin_g. */
+static int64_t plane_offset(const tconv_problem *pb, int64_t gi, const tile_span *sp, int64_t j)
+{
+    const int64_t cin_g = pb->s.cin_g;
+    return (sp->n0 + j / cin_g) * pb->xs[0] + (gi * cin_g + j % cin_g) * pb->xs[1];
+}
+
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
@@ -264,34 +272,27 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     /* Each plane's copy reads input rows [r0, r1): `span` bytes from `first`. Runs of a
      * few lines in pages far apart (a tile of one image's rows) are too short for the
      * hardware prefetchers: the planes `ahead` of the one being copied are asked for. */
-    const int64_t r0 = f0 / c->wp - c->top > 0 ? f0 / c->wp - c->top : 0,
-                  r1 = (f1 - 1) / c->wp - c->top + 1 < pb->s.h ? (f1 - 1) / c->wp - c->top + 1
-                                                                : pb->s.h;
-    const int64_t first = r0 * pb->xs[2] * (int64_t)sizeof(float),
-                  span = r1 > r0 ? ((r1 - 1 - r0) * pb->xs[2] + pb->s.w) * (int64_t)sizeof(float)
-                                 : 0,
-                  lines = span / 64 + 1;
+    const int64_t g0 = f0 / c->wp - c->top, g1 = (f1 - 1) / c->wp - c->top + 1; /* grid rows */
+    const int64_t r0 = g0 > 0 ? g0 : 0, r1 = g1 < pb->s.h ? g1 : pb->s.h;
+    const int64_t first = r0 * pb->xs[2] * (int64_t)sizeof(float);
+    const int64_t span =
+        r1 > r0 ? ((r1 - 1 - r0) * pb->xs[2] + pb->s.w) * (int64_t)sizeof(float) : 0;
+    const int64_t lines = span / 64 + 1;
     const int64_t ahead = pb->xs[3] == 1 && span > 0 && lines <= COPY_PREFETCH_MAX
                               ? (COPY_PREFETCH_LINES + lines - 1) / lines
                               : 0;
     const int64_t planes = sp.nimg * pb->s.cin_g;
     for (int64_t j = -ahead; j < planes; j++) {
         if (ahead > 0 && j + ahead < planes) {
-            const int64_t b = (j + ahead) / pb->s.cin_g, ci = (j + ahead) % pb->s.cin_g;
-            const uintptr_t p = (uintptr_t)pb->x +
-                                (uintptr_t)(((sp.n0 + b) * pb->xs[0] +
-                                             (gi * pb->s.cin_g + ci) * pb->xs[1]) *
-                                                (int64_t)sizeof(float) +
-                                            first);
+            const uintptr_t p =
+                (uintptr_t)pb->x +
+                (uintptr_t)(plane_offset(pb, gi, &sp, j + ahead) * (int64_t)sizeof(float) + first);
             for (uintptr_t o = p & ~(uintptr_t)63; o < p + (uintptr_t)span; o += 64)
                 __builtin_prefetch((const void *)o, 0, 3);
         }
-        if (j < 0)
-            continue;
-        const int64_t b = j / pb->s.cin_g, ci = j % pb->s.cin_g;
-        const float *src = pb->x + (sp.n0 + b) * pb->xs[0] + (gi * pb->s.cin_g + ci) * pb->xs[1];
-        r->lk->grid_copy(dst + j * c->cs, src, pb->xs[2], pb->xs[3], pb->s.h, c->top, c->gap,
-                         c->wp, f0, f1);
+        if (j >= 0)
+            r->lk->grid_copy(dst + j * c->cs, pb->x + plane_offset(pb, gi, &sp, j), pb->xs[2],
+                             pb->xs[3], pb->s.h, c->top, c->gap, c->wp, f0, f1);
     }
 }
 
