@@ -224,7 +224,7 @@ typedef struct tconv_report {
     int32_t isa;            /* tconv_isa of the micro-kernels used (SCALAR for reference) */
     int32_t num_threads;    /* threads the call could use (1 for reference; 0 in plan info) */
     int32_t reserved0;
-    size_t workspace_bytes; /* tconv_workspace_size() of the call (0 if none) */
+    size_t workspace_bytes; /* the workspace the call needed (0 if none) */
     const char *reason;     /* why this algorithm (static string, never NULL) */
     int64_t reserved[4];
 } tconv_report;
@@ -302,7 +302,9 @@ TCONV_API tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor
                                       tconv_report *report);
 
 /* Workspace bytes a run of the planned N needs with exec's thread count (exec may be
- * NULL = defaults); a caller workspace of that size makes runs allocation-free.
+ * NULL = defaults), whatever its views' strides; a caller workspace of that size makes
+ * runs allocation-free. (A run may need less, e.g. when it reads its input in place
+ * where a channels-last run copies it: its report's workspace_bytes says how much.)
  * Returns TCONV_OK, NULL_POINTER, INVALID_ARGUMENT, SIZE_OVERFLOW. */
 TCONV_API tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec *exec,
                                                  size_t *bytes);

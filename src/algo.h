@@ -40,8 +40,11 @@ typedef struct tconv_algo_impl {
     size_t (*packed_bytes)(const tconv_shape *s, tconv_isa isa);
     /* Packs pb's weight (and bias if it wants) into dst of packed_bytes() bytes. */
     void (*pack)(const tconv_problem *pb, tconv_isa isa, void *dst);
-    /* Per-call scratch bytes for `threads` threads. */
-    size_t (*workspace_bytes)(const tconv_shape *s, tconv_isa isa, int threads);
+    /* Per-call scratch bytes for `threads` threads on shape s: for the call `call`
+     * (its views' strides may decide what it copies), or, call NULL, the most any
+     * call on s needs (a plan's query, which knows no views). */
+    size_t (*workspace_bytes)(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
+                              int threads);
     void (*run)(const tconv_run_args *a);
 } tconv_algo_impl;
 
@@ -80,13 +83,21 @@ void *tconv__alloc(const tconv_allocator *a, size_t bytes);
 void tconv__free(const tconv_allocator *a, void *p);
 
 /* ------------------------------------------------------------ execution (api.c) */
-/* Runs a validated problem with its choice: workspace from exec (or allocated), then
- * the algorithm. `packed` is the plan's packed weights, or NULL to pack them into
- * the workspace first (one-shot call). Nothing is written to the output on failure. */
+/* Workspace bytes tconv__execute uses for the call pb (NULL: the most any call on
+ * shape s uses), TCONV_ALIGN-aligned; SIZE_MAX on overflow. `packed`: the weights come
+ * packed (a plan), else they are packed into the workspace too. */
+size_t tconv__workspace_used(const tconv_shape *s, const tconv_problem *pb,
+                             const tconv_algo_choice *c, bool packed);
+/* What callers are told to provide for `used` bytes: room to align any pointer too
+ * (0 stays 0; SIZE_MAX on overflow). */
+size_t tconv__workspace_asked(size_t used);
+/* Runs a validated problem with its choice: ws_bytes (tconv__workspace_used of pb)
+ * of workspace from exec (or allocated), then the algorithm. `packed` is the plan's
+ * packed weights, or NULL to pack them into the workspace first (one-shot call).
+ * Nothing is written to the output on failure. */
 tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
-                            const tconv_exec *exec, const void *packed, tconv_report *report);
-/* Workspace bytes tconv__execute needs (SIZE_MAX on overflow). */
-size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed);
+                            const tconv_exec *exec, const void *packed, size_t ws_bytes,
+                            tconv_report *report);
 /* Checks exec's problem-independent fields. */
 tconv_status tconv__check_exec(const tconv_exec *e);
 

@@ -119,32 +119,32 @@ static size_t add_sizes(size_t a, size_t b)
     return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
-/* Bytes the algorithm uses, TCONV_ALIGN-aligned. */
-static size_t used_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
+size_t tconv__workspace_used(const tconv_shape *s, const tconv_problem *pb,
+                             const tconv_algo_choice *c, bool packed)
 {
     if (s->n == 0) /* empty batch: nothing runs */
         return 0;
     const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
-    size_t ws = impl->workspace_bytes ? impl->workspace_bytes(s, c->isa, c->threads) : 0;
+    size_t ws = impl->workspace_bytes ? impl->workspace_bytes(s, pb, c->isa, c->threads) : 0;
     if (!packed && impl->packed_bytes)
         ws = add_sizes(impl->packed_bytes(s, c->isa), ws);
     return ws;
 }
 
-/* What callers are told to provide: the used bytes plus room to align any pointer
- * they pass, so that any buffer of this size works. */
-size_t tconv__execute_workspace(const tconv_shape *s, const tconv_algo_choice *c, bool packed)
+/* Room to align any pointer the caller passes, so that any buffer of this size works. */
+size_t tconv__workspace_asked(size_t used)
 {
-    size_t ws = used_workspace(s, c, packed);
-    return ws == 0 ? 0 : ws > SIZE_MAX - (TCONV_ALIGN - 1) ? SIZE_MAX : ws + (TCONV_ALIGN - 1);
+    if (used == 0)
+        return 0;
+    return used > SIZE_MAX - (TCONV_ALIGN - 1) ? SIZE_MAX : used + (TCONV_ALIGN - 1);
 }
 
 tconv_status tconv__execute(const tconv_problem *pb, const tconv_algo_choice *c,
-                            const tconv_exec *exec, const void *packed, tconv_report *report)
+                            const tconv_exec *exec, const void *packed, size_t ws_bytes,
+                            tconv_report *report)
 {
     const tconv_algo_impl *impl = tconv__algo_impl(c->algorithm);
     const size_t pack_bytes = !packed && impl->packed_bytes ? impl->packed_bytes(&pb->s, c->isa) : 0;
-    const size_t ws_bytes = used_workspace(&pb->s, c, packed != NULL);
     if (ws_bytes == SIZE_MAX)
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size of %s overflows size_t",
                            tconv_algorithm_name(c->algorithm));
@@ -224,7 +224,7 @@ tconv_status tconv_workspace_size(const tconv_params *params, const tconv_tensor
     tconv_status st = prepare(params, input, weight, bias, output, exec, false, &pb, &e, &c);
     if (st != TCONV_OK)
         return st;
-    size_t ws = tconv__execute_workspace(&pb.s, &c, false);
+    size_t ws = tconv__workspace_asked(tconv__workspace_used(&pb.s, &pb, &c, false));
     if (ws == SIZE_MAX)
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");
     *bytes = ws;
@@ -243,7 +243,8 @@ tconv_status tconv_convtranspose2d_ex(const tconv_params *params, const tconv_te
     tconv_status st = prepare(params, input, weight, bias, output, exec, true, &pb, &e, &c);
     if (st != TCONV_OK)
         return st;
-    return tconv__execute(&pb, &c, &e, NULL, report);
+    return tconv__execute(&pb, &c, &e, NULL, tconv__workspace_used(&pb.s, &pb, &c, false),
+                          report);
 }
 
 tconv_status tconv_convtranspose2d(const tconv_params *params, const tconv_tensor *input,

@@ -183,10 +183,11 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
     if (st != TCONV_OK)
         return st;
     tconv_algo_choice c = run_choice(plan, &e, &pb.s);
-    const size_t need = tconv__execute_workspace(&pb.s, &c, true);
+    const size_t used = tconv__workspace_used(&pb.s, &pb, &c, true),
+                 need = tconv__workspace_asked(used);
     if (e.workspace || e.allocator || (e.flags & TCONV_FLAG_NO_ALLOC) || need == 0 ||
         need > SIZE_MAX - CACHE_HEADER)
-        return tconv__execute(&pb, &c, &e, plan->packed, report);
+        return tconv__execute(&pb, &c, &e, plan->packed, used, report);
 
     /* The plan's cached workspace (plan memory, from the plan's allocator). */
     tconv_plan *mut = (tconv_plan *)plan; /* only the atomic cache slot is touched */
@@ -205,7 +206,7 @@ tconv_status tconv_plan_run(const tconv_plan *plan, const tconv_tensor *input,
     }
     e.workspace = buf + CACHE_HEADER;
     e.workspace_size = *(size_t *)buf;
-    st = tconv__execute(&pb, &c, &e, plan->packed, report);
+    st = tconv__execute(&pb, &c, &e, plan->packed, used, report);
     char *empty = NULL;
     if (!atomic_compare_exchange_strong(&mut->ws_cache, &empty, buf))
         tconv__free(a, buf); /* another run put its buffer back first */
@@ -224,7 +225,7 @@ tconv_status tconv_plan_workspace_size(const tconv_plan *plan, const tconv_exec 
     if (st != TCONV_OK)
         return st;
     tconv_algo_choice c = run_choice(plan, &e, &plan->pb.s);
-    size_t ws = tconv__execute_workspace(&plan->pb.s, &c, true);
+    size_t ws = tconv__workspace_asked(tconv__workspace_used(&plan->pb.s, NULL, &c, true));
     if (ws == SIZE_MAX)
         return tconv__fail(TCONV_ERR_SIZE_OVERFLOW, "workspace size overflows size_t");
     *bytes = ws;

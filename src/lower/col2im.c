@@ -128,8 +128,10 @@ static size_t slot_bytes(const geom *g)
     return tconv__align_up(g->b_floats * sizeof(float)) + tconv__align_up(g->c_floats * sizeof(float));
 }
 
-static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
+static size_t workspace_bytes(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
+                              int threads)
 {
+    (void)call; /* the same for any views */
     geom g;
     geometry(s, tconv__gemm_kernel(isa), &g);
     size_t one = slot_bytes(&g);

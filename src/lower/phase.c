@@ -152,25 +152,55 @@ static int64_t max_segs(int64_t nc, int64_t nr)
     return nc + nc / nr + 1;
 }
 
-/* The direct feed's copy of its tile's part of the grid comes first; direct_only:
- * every phase is fed directly, so no B panel and only the two MR x 48 C blocks of
- * direct_tile (plus the store functions' slack) instead of a C tile. */
-static slot_layout layout(const plan_geom *g)
+/* Runs of output row one vector of the direct feed stores: the grid rows 16
+ * consecutive points at pitch wp can touch. */
+static int64_t runs_per_vector(int64_t wp)
+{
+    const int64_t rows = (wp + VW - 2) / wp + 1;
+    return rows < VW ? rows : VW;
+}
+
+/* Per-thread scratch of a call, each part as large as that call uses (call NULL: as
+ * large as any call on the shape uses, whatever its views' strides: a plan's query).
+ * The direct feed's copy of its tile's part of the grid comes first, if the call
+ * copies; direct_only: every phase is fed directly, so no B panel, no panel starts,
+ * and only the MR x 48 C blocks of direct_tile (one per phase of a column pair, plus
+ * the store functions' slack) instead of a C tile; its runs and tap offsets are as
+ * many as its vectors and phases have. */
+static slot_layout layout(const plan_geom *g, const tconv_problem *call)
 {
     const int64_t nr = g->gk->nr;
     const bool direct_only = g->direct_only && !g->may_pack;
+    const bool direct = g->copy_bytes > 0;
+    const bool inplace = direct && call ? tconv__phase_use_inplace(call, g) : g->inplace;
+    const bool copies = direct && !(call && inplace);
+    const int64_t pair = g->pairs ? 2 : 1;
+    int64_t runs = 0, offs = 0; /* the direct tile's runs and tap offsets */
+    if (direct) {
+        int64_t wp = copies ? g->cg.wp : g->ig.wp;
+        if (copies && inplace && g->ig.wp < wp) /* no call: either grid */
+            wp = g->ig.wp;
+        runs = g->ik->nv * runs_per_vector(wp);
+        for (int i = 0; i < g->nph; i++) {
+            const int64_t taps = g->ph[i].ty.count * g->ph[i].tx.count;
+            offs = pair * taps > offs ? pair * taps : offs;
+        }
+    }
+    const size_t c_floats = direct_only ? (size_t)(pair * DIRECT_C_BLOCK + 16) : g->c_floats;
+    const int64_t segs = direct_only || runs > max_segs(g->nc, nr) ? runs : max_segs(g->nc, nr);
+    const size_t taps = direct_only ? 0 : (size_t)g->kmax * sizeof(tconv_im2col_tap);
     slot_layout l;
-    const size_t c_floats = direct_only ? (size_t)(2 * DIRECT_C_BLOCK + 16) : g->c_floats;
     l.copy = 0;
-    l.b = l.copy + g->copy_bytes;
+    l.b = l.copy + (copies ? g->copy_bytes : 0);
     l.c = l.b + (direct_only ? 0 : tconv__align_up(g->b_floats * sizeof(float)));
     l.c2 = l.c + tconv__align_up(c_floats * sizeof(float));
     l.segs = l.c2 + (g->pairs && !direct_only ? tconv__align_up(c_floats * sizeof(float)) : 0);
-    const int64_t segs = max_segs(g->nc, nr) > 16 * TCONV_IGEMM_MAX_NV ? max_segs(g->nc, nr)
-                                                                       : 16 * TCONV_IGEMM_MAX_NV;
     l.starts = l.segs + tconv__align_up((size_t)segs * sizeof(seg));
-    l.taps = l.starts + tconv__align_up((size_t)(g->nc / nr + 2) * sizeof(int64_t));
-    l.total = l.taps + tconv__align_up((size_t)g->kmax * sizeof(tconv_im2col_tap));
+    l.taps = l.starts + (direct_only ? 0 : tconv__align_up((size_t)(g->nc / nr + 2) *
+                                                            sizeof(int64_t)));
+    l.total = l.taps + tconv__align_up(taps > (size_t)offs * sizeof(int64_t)
+                                           ? taps
+                                           : (size_t)offs * sizeof(int64_t));
     return l;
 }
 
@@ -289,9 +319,10 @@ bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa)
     return g && g->copy_bytes > 0 && tconv__phase_use_inplace(pb, g);
 }
 
-static size_t workspace_bytes(const tconv_shape *s, tconv_isa isa, int threads)
+static size_t workspace_bytes(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
+                              int threads)
 {
-    const size_t one = layout(full_geometry(s, isa)).total;
+    const size_t one = layout(full_geometry(s, isa), call).total;
     if (one > SIZE_MAX / (size_t)threads)
         return SIZE_MAX;
     return one * (size_t)threads;
@@ -529,7 +560,7 @@ static void run(const tconv_run_args *a)
     const tconv_shape *s = &pb->s;
     const plan_geom *g = full_geometry(s, a->isa);
     memcpy(&r.g, g, offsetof(plan_geom, ph) + (size_t)g->nph * sizeof(phase));
-    r.l = layout(&r.g);
+    r.l = layout(&r.g, pb);
     r.inplace = tconv__phase_use_inplace(pb, &r.g);
     const copy_geom *grid = r.inplace ? &r.g.ig : &r.g.cg;
     r.units_per_group = 0;

@@ -565,14 +565,28 @@ static void test_plan_rules(void **state)
     re.workspace = ws_mem;
     re.workspace_size = need;
     re.flags = TCONV_FLAG_NO_ALLOC;
-    assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &re, NULL), TCONV_OK);
+    tconv_report rep;
+    assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &re, &rep), TCONV_OK);
     char msg[256];
     if (!tu_check_close(&p, &x.t, &wkeep.t, &b.t, &y.t, &ref.t, 1.0, msg, sizeof msg))
         fail_msg("plan run with caller workspace: %s", msg);
+    /* the query covers runs on any views of the shape: this NCHW run reads its input in
+     * place and needs less; a channels-last run copies it, and fits in `need` too */
+    assert_true(rep.workspace_bytes > 0 && rep.workspace_bytes <= need);
+    tu_tensor xl = tu_tensor_new(4, xs, TU_CHANNELS_LAST, NULL, 0);
+    tu_tensor yl = tu_tensor_new(4, ys, TU_CHANNELS_LAST, NULL, 0);
+    tu_copy_values(&xl.t, &x.t);
+    tconv_report rep_l;
+    assert_int_equal(tconv_plan_run(plan, &xl.t, &yl.t, &re, &rep_l), TCONV_OK);
+    assert_true(rep_l.workspace_bytes > rep.workspace_bytes && rep_l.workspace_bytes <= need);
+    if (!tu_check_close(&p, &xl.t, &wkeep.t, &b.t, &yl.t, &ref.t, 1.0, msg, sizeof msg))
+        fail_msg("channels-last plan run with caller workspace: %s", msg);
+    tu_tensor_free(&xl);
+    tu_tensor_free(&yl);
     tu_tensor_free(&wkeep);
-    /* too small a workspace with NO_ALLOC: refused, output untouched */
+    /* too small a workspace for the run with NO_ALLOC: refused, output untouched */
     memset(y.buf, 0x55, y.buf_len * sizeof(float));
-    re.workspace_size = need - 64; /* aligned buffer: need - 63 bytes are used */
+    re.workspace_size = rep.workspace_bytes - 64; /* aligned: workspace_bytes - 63 are used */
     assert_int_equal(tconv_plan_run(plan, &x.t, &y.t, &re, NULL), TCONV_ERR_WORKSPACE_TOO_SMALL);
     for (size_t i = 0; i < y.buf_len; i++) {
         uint32_t u;

@@ -16,9 +16,10 @@
  * several images per tile, the 4-row kernel, groups), channels-last calls (the copy
  * and the channel-vector direct kernel), the col2im and direct algorithms; every
  * algorithm that supports the shape, every ISA the machine has, 1 and 2 threads, both
- * placements, one-shot calls and plan runs. Each result is checked: at 1 thread
- * against the reference (tu_check_close, factor 1: the rigorous bound), at 2 threads
- * and from the plan bit for bit against that one.
+ * placements, one-shot calls and plan runs (in the plan's kept workspace, then in a
+ * guarded one of the size the run reports: a run's own need). Each result is checked:
+ * at 1 thread against the reference (tu_check_close, factor 1: the rigorous bound), at
+ * 2 threads and from the plan bit for bit against that one.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -84,6 +85,7 @@ static const shape shapes[] = {
     {"depthwise", {2, 16, 9, 11, 16, 4, 2, 1, 0, 16, 1, 0}},
     {"one_by_one_input", {5, 10, 1, 1, 12, 4, 1, 0, 0, 1, 1, 0}},
     {"kernel_below_stride", {2, 6, 5, 6, 5, 2, 3, 0, 2, 1, 1, 0}},
+    {"pairs_of_9_taps", {2, 8, 6, 6, 16, 6, 2, 2, 0, 1, 1, 0}}, /* the last slot's tap offsets */
 };
 
 static size_t count(const int64_t *shape4)
@@ -176,12 +178,29 @@ static int check(const shape *s, bool nhwc, bool at_end, tu_rng *r)
                 tconv_plan *plan = NULL;
                 assert_int_equal(tconv_plan_create(&plan, &t.p, &tx, &tw, &tb, &pe), TCONV_OK);
                 pe.num_threads = threads;
+                tconv_report rep;
                 memset(gy.p, 0xFF, ny * sizeof(float));
-                if (tconv_plan_run(plan, &tx, &ty, &pe, NULL) != TCONV_OK)
+                if (tconv_plan_run(plan, &tx, &ty, &pe, &rep) != TCONV_OK)
                     fail_msg("%s plan: %s", s->name, tconv_last_error_message());
                 if (!tu_same_bits(&ty, &first.t, msg, sizeof msg))
                     fail_msg("%s %s plan %s isa %d threads %d: %s", s->name, nhwc ? "nhwc" : "nchw",
                              tconv_algorithm_name(pe.algorithm), isa, threads, msg);
+                calls++;
+                /* again in a guarded workspace of the size the run reported (its own
+                 * need: a run may need less than the plan's query, which covers any
+                 * views) */
+                gws = guarded_new(rep.workspace_bytes, at_end);
+                pe.workspace = rep.workspace_bytes ? gws.p : NULL;
+                pe.workspace_size = rep.workspace_bytes;
+                pe.flags = TCONV_FLAG_NO_ALLOC;
+                memset(gy.p, 0xFF, ny * sizeof(float));
+                if (tconv_plan_run(plan, &tx, &ty, &pe, NULL) != TCONV_OK)
+                    fail_msg("%s plan, guarded workspace: %s", s->name, tconv_last_error_message());
+                if (!tu_same_bits(&ty, &first.t, msg, sizeof msg))
+                    fail_msg("%s %s plan %s isa %d threads %d, guarded workspace: %s", s->name,
+                             nhwc ? "nhwc" : "nchw", tconv_algorithm_name(pe.algorithm), isa,
+                             threads, msg);
+                guarded_free(&gws);
                 tconv_plan_destroy(plan);
                 calls++;
             }
