@@ -49,6 +49,19 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static tconv_params layer_params(const layer *l)
+{
+    tconv_params p = tconv_params_default();
+    for (int d = 0; d < 2; d++) {
+        p.stride[d] = l->stride;
+        p.padding[d] = l->pad;
+        p.output_padding[d] = l->outpad;
+        p.dilation[d] = l->dil;
+    }
+    p.groups = l->groups;
+    return p;
+}
+
 static int read_layers(const char *path, layer *out, int max)
 {
     FILE *f = fopen(path, "r");
@@ -64,8 +77,17 @@ static int read_layers(const char *path, layer *out, int max)
                    &l->cin, &l->h, &l->w, &l->cout, &l->k, &l->stride, &l->pad, &l->outpad,
                    &l->groups, &l->dil) != 12)
             die("bad shape line: %s", line);
-        l->ho = (l->h - 1) * l->stride - 2 * l->pad + l->dil * (l->k - 1) + l->outpad + 1;
-        l->wo = (l->w - 1) * l->stride - 2 * l->pad + l->dil * (l->k - 1) + l->outpad + 1;
+        /* the output's size, and the line's parameters checked, by the library */
+        const tconv_params p = layer_params(l);
+        const tconv_tensor x = tconv_tensor_nchw(NULL, l->n, l->cin, l->h, l->w),
+                           w = tconv_tensor_nchw(NULL, l->cin,
+                                                 l->groups > 0 ? l->cout / l->groups : 0, l->k,
+                                                 l->k);
+        int64_t y[TCONV_MAX_RANK];
+        if (tconv_output_shape(&p, &x, &w, y) != TCONV_OK || y[1] != l->cout)
+            die("bad layer: %s", line);
+        l->ho = (long)y[2];
+        l->wo = (long)y[3];
         count++;
     }
     fclose(f);
@@ -96,6 +118,16 @@ static void store(const char *dir, const char *name, const char *file, const voi
     if (!f || fwrite(p, 1, bytes, f) != bytes)
         die("cannot write %s", path);
     fclose(f);
+}
+
+/* bytes as MB (10^6) from 0.1 MB up, else as KB (10^3): small layers' scratch shows */
+static const char *size_text(char buf[32], size_t bytes)
+{
+    if (bytes >= 100000)
+        snprintf(buf, 32, "%.2fMB", (double)bytes / 1e6);
+    else
+        snprintf(buf, 32, "%.1fKB", (double)bytes / 1e3);
+    return buf;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -182,14 +214,7 @@ int main(int argc, char **argv)
         job j;
         memset(&j, 0, sizeof j);
         j.oneshot = strcmp(mode, "oneshot") == 0;
-        j.p = tconv_params_default();
-        for (int d = 0; d < 2; d++) {
-            j.p.stride[d] = l->stride;
-            j.p.padding[d] = l->pad;
-            j.p.output_padding[d] = l->outpad;
-            j.p.dilation[d] = l->dil;
-        }
-        j.p.groups = l->groups;
+        j.p = layer_params(l);
         float *xl = x, *yl = y; /* the data in the layout timed */
         if (nhwc) {
             xl = malloc(nx * 4 + 64);
@@ -270,10 +295,11 @@ int main(int argc, char **argv)
             double rel = maxerr / (maxref > 0 ? maxref : 1);
             bool ok = rel < 1e-4 && j.st == TCONV_OK;
             failures += !ok;
-            printf("%s\t%d\t%s\t%s\t%.5f\t%.5f\t%d\t%.2e\t%s/%s/%dT/ws=%.2fMB/packed=%.2fMB\n",
-                   name, threads, l->name, ok ? "ok" : "FAIL", med, mn, reps, rel,
+            char wsz[32], psz[32];
+            printf("%s\t%d\t%s\t%s\t%.5f\t%.5f\t%d\t%.2e\t%s/%s/%dT/ws=%s/packed=%s\n", name,
+                   threads, l->name, ok ? "ok" : "FAIL", med, mn, reps, rel,
                    tconv_algorithm_name(j.rep.algorithm), tconv_isa_name(j.rep.isa),
-                   j.rep.num_threads, (double)ws / 1e6, (double)packed / 1e6);
+                   j.rep.num_threads, size_text(wsz, ws), size_text(psz, packed));
             if (check) {
                 char file[128];
                 snprintf(file, sizeof file, "out_%s.f32", name);
