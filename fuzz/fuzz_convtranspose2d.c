@@ -955,10 +955,15 @@ static void plan_path(run_state *s)
             exp = rep_exec ? model_x(&re, need, &g_alloc, counted) : TCONV_OK;
         if (exp == TCONV_OK && g_plan_alloc.refused > plan_refused)
             exp = TCONV_ERR_OUT_OF_MEMORY;
-        /* the query is for the planned N: a run of fewer images may need less */
-        const int64_t run_n = s->x && s->x->rank == 4 ? s->x->shape[0] : 1;
-        if (exp == TCONV_ERR_WORKSPACE_TOO_SMALL && rst == TCONV_OK && run_n < pm.n)
+        /* the query covers every run of the plan; a run may need less (fewer images,
+         * or views its path reads in place where others copy), and then fits in a
+         * workspace of its own need (the report's) */
+        if (exp == TCONV_ERR_WORKSPACE_TOO_SMALL && rst == TCONV_OK &&
+            (rep.workspace_bytes == 0 || workspace_qualifies(&re, rep.workspace_bytes)))
             exp = rst;
+        if (rst == TCONV_OK && qst == TCONV_OK && rep_exec && rep.workspace_bytes > need)
+            fz_fail("tconv_plan_run needed %zu bytes of workspace, the plan's query said %zu",
+                    rep.workspace_bytes, need);
         if (exp == TCONV_OK && !counted && need > ALLOC_CAP && need != SIZE_MAX &&
             rst == TCONV_ERR_OUT_OF_MEMORY)
             exp = rst; /* the C library may refuse a huge workspace too */
