@@ -570,15 +570,18 @@ static void test_plan_rules(void **state)
     char msg[256];
     if (!tu_check_close(&p, &x.t, &wkeep.t, &b.t, &y.t, &ref.t, 1.0, msg, sizeof msg))
         fail_msg("plan run with caller workspace: %s", msg);
-    /* the query covers runs on any views of the shape: this NCHW run reads its input in
-     * place and needs less; a channels-last run copies it, and fits in `need` too */
+    /* the query covers runs on any views of the shape: with AVX-512 (the direct feed)
+     * this NCHW run reads its input in place and needs less; a channels-last run
+     * copies it, and fits in `need` too */
     assert_true(rep.workspace_bytes > 0 && rep.workspace_bytes <= need);
     tu_tensor xl = tu_tensor_new(4, xs, TU_CHANNELS_LAST, NULL, 0);
     tu_tensor yl = tu_tensor_new(4, ys, TU_CHANNELS_LAST, NULL, 0);
     tu_copy_values(&xl.t, &x.t);
     tconv_report rep_l;
     assert_int_equal(tconv_plan_run(plan, &xl.t, &yl.t, &re, &rep_l), TCONV_OK);
-    assert_true(rep_l.workspace_bytes > rep.workspace_bytes && rep_l.workspace_bytes <= need);
+    assert_true(rep_l.workspace_bytes <= need);
+    if (rep.isa == TCONV_ISA_AVX512)
+        assert_true(rep.workspace_bytes < rep_l.workspace_bytes);
     if (!tu_check_close(&p, &xl.t, &wkeep.t, &b.t, &yl.t, &ref.t, 1.0, msg, sizeof msg))
         fail_msg("channels-last plan run with caller workspace: %s", msg);
     tu_tensor_free(&xl);
