@@ -59,6 +59,10 @@ void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *img
 bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa);
 /* Does this call (its strides too) read its input in place? */
 bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa);
+/* Output channels of a group per work unit of this call (Cout/groups unless its packed
+ * weights are split into row blocks that each stay in L2; 0 if the path does not take
+ * the shape). */
+int64_t tconv__phase_block_rows(const tconv_problem *pb, tconv_isa isa);
 
 extern const tconv_algo_impl tconv__algo_phase_gemm;
 extern const tconv_algo_impl tconv__algo_gemm_col2im;

@@ -319,6 +319,28 @@ bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa)
     return g && g->copy_bytes > 0 && tconv__phase_use_inplace(pb, g);
 }
 
+/* Rows of A (output channels of a group) per work unit: all of them, unless the input
+ * is read in place, every phase is fed directly (so no copy or packing is redone per
+ * row block) and the group's packed A exceeds A_BLOCK_BYTES: then blocks of at most
+ * that many bytes, a multiple of MR rows. */
+static int64_t block_rows(const plan_geom *g, const tconv_shape *s, bool inplace)
+{
+    const size_t a_bytes = g->a_group * sizeof(float);
+    if (!inplace || !g->direct_only || a_bytes <= A_BLOCK_BYTES)
+        return s->cout_g;
+    const size_t row_bytes = a_bytes / (size_t)((s->cout_g + g->mr - 1) / g->mr * g->mr);
+    const int64_t rows = (int64_t)(A_BLOCK_BYTES / row_bytes) / g->mr * g->mr;
+    return rows < g->mr ? g->mr : rows < s->cout_g ? rows : s->cout_g;
+}
+
+int64_t tconv__phase_block_rows(const tconv_problem *pb, tconv_isa isa)
+{
+    const plan_geom *g = query_geometry(&pb->s, isa);
+    if (!g)
+        return 0;
+    return block_rows(g, &pb->s, g->copy_bytes > 0 && tconv__phase_use_inplace(pb, g));
+}
+
 static size_t workspace_bytes(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
                               int threads)
 {
@@ -518,15 +540,19 @@ static bool pairable(const run_ctx *r, int i)
 
 static void do_unit(run_ctx *r, int64_t u, char *slot)
 {
-    const int64_t gi = u / r->units_per_group, t = u % r->units_per_group;
+    /* unit u: group gi, row block rb (rows [m0, m1) of A), tile t */
+    const int64_t gi = u / r->units_per_group, rb = u % r->units_per_group / r->tiles,
+                  t = u % r->tiles, m = r->a->pb->s.cout_g;
+    const int64_t m0 = rb * r->block_rows, m1 = m - m0 < r->block_rows ? m : m0 + r->block_rows;
     if (r->g.copy_bytes > 0 && !r->inplace && t < r->g.cg.tiles) /* some phase is direct */
         tconv__phase_copy_tile(r, gi, t, slot);
     for (int i = 0; i < r->g.nph; i++) {
-        if (t >= r->feed[i].tiles)
+        /* row blocks split only direct phases; the others (bias only) go with the first */
+        if (t >= r->feed[i].tiles || (rb > 0 && !r->feed[i].direct))
             continue;
         const bool pair = pairable(r, i);
         if (r->feed[i].direct) {
-            tconv__phase_direct_tile(r, gi, i, pair ? i + 1 : -1, t, slot);
+            tconv__phase_direct_tile(r, gi, i, pair ? i + 1 : -1, t, m0, m1, slot);
         } else if (pair) {
             /* both column phases, then one pass of whole-line stores */
             const phase *p = &r->g.ph[i];
@@ -549,8 +575,9 @@ static void unit_fn(void *ctx, int64_t u, void *slot)
     do_unit(ctx, u, slot);
 }
 
-/* One pass of units (group, tile) over every phase: tile t of a directly fed phase
- * is the copy's tile t (tconv__phase_tile_span), of a packed one its t-th nc columns. */
+/* One pass of units (group, row block, tile) over every phase: tile t of a directly fed
+ * phase is the grid's tile t (tconv__phase_tile_span), of a packed one its t-th nc
+ * columns; row blocks (block_rows) split A's rows, and only directly fed phases. */
 static void run(const tconv_run_args *a)
 {
     run_ctx r;
@@ -573,6 +600,10 @@ static void run(const tconv_run_args *a)
         f->tiles = f->direct ? grid->tiles : p->tiles;
         r.units_per_group = f->tiles > r.units_per_group ? f->tiles : r.units_per_group;
     }
+    r.tiles = r.units_per_group;
+    r.block_rows = block_rows(&r.g, s, r.inplace);
+    r.row_blocks = (s->cout_g + r.block_rows - 1) / r.block_rows;
+    r.units_per_group = r.row_blocks * r.tiles;
     tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
                      a->workspace, r.l.total);
 }

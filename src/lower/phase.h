@@ -106,6 +106,19 @@ typedef struct plan_geom {
 #define COPY_PREFETCH_LINES 16
 #define COPY_PREFETCH_MAX   32
 
+/* A group's packed A (all phases) above this many bytes does not stay in L2 beside a
+ * unit's input and output: when the input is read in place and every phase is fed
+ * directly, work units become (group, row block, tile), row blocks of at most this
+ * many bytes, consecutive units sharing a row block, so that each thread keeps its
+ * block in L2 over many tiles instead of reading all of A from L3 for every tile
+ * (the input is read once per row block instead). dcgan2 (8.4 MB of A, 2 MB of
+ * input; 32-row blocks): 1.05-1.07x at 1 thread and 1.01-1.03x at 2 in crowded
+ * minutes (processes alternated), 1.00x at 1 and 1.03-1.07x (minima; medians equal)
+ * at 2 in quiet ones; 16- and 64-row blocks within 1-2% of 32. dcgan3 (2.1 MB of A,
+ * 64-row blocks): 0.99-1.01x. Layers that copy their input would redo the copy per
+ * row block, so they keep whole A. */
+#define A_BLOCK_BYTES (1024 * 1024)
+
 /* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
  * reloaded once per block (measured on dcgan4, unet_up2, s1_k3 with an earlier,
  * lane-masked version of the kernel: 64 lost 5-15%, 256 and 512 were within noise;
@@ -156,7 +169,10 @@ typedef struct run_ctx {
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
     bool inplace; /* the direct feed reads the input in place (grid g.ig), else copies (g.cg) */
-    int64_t units_per_group;
+    int64_t tiles;       /* tiles per group: the most any phase has */
+    int64_t row_blocks;  /* blocks of A's rows (output channels) per group, each a unit */
+    int64_t block_rows;  /* rows of each (a multiple of MR) */
+    int64_t units_per_group; /* row_blocks x tiles */
 } run_ctx;
 
 /* The part of the grid a direct tile covers: images [n0, n0 + nimg), vectors
@@ -197,6 +213,7 @@ tile_span tconv__phase_tile_span(const copy_geom *c, int64_t n, int64_t t);
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot);
 /* Tile t of directly fed phase q0 (and q1 >= 0, stored as a column pair), from the
  * slot's copy. */
-void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot);
+void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, int64_t m0,
+                              int64_t m1, char *slot);
 
 #endif /* TCONV_PHASE_H */

@@ -340,7 +340,8 @@ void tconv__phase_lane_masks(const tconv_shape *s, const phase *p, int64_t f0, u
  * for each group and each row panel of A, the igemm fills an MR x 48 C block per
  * phase (in L1, continued over channel blocks) and the block goes to the output at
  * once: the C values never leave L1. */
-void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, char *slot)
+void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, int64_t m0,
+                              int64_t m1, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
     const tconv_shape *s = &pb->s;
@@ -437,8 +438,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         }
         for (u0 += nv; u0 >= len; u0 -= len) /* len > 0: there are vectors */
             ib++;
-        for (int64_t i0 = 0; i0 < m; i0 += mr) {
-            const int64_t mi = m - i0 < mr ? m - i0 : mr;
+        for (int64_t i0 = m0; i0 < m1; i0 += mr) {
+            const int64_t mi = m1 - i0 < mr ? m1 - i0 : mr;
             for (int q = 0; q < nq; q++)
                 for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb[q]) {
                     const int64_t cn = s->cin_g - c0 < chb[q] ? s->cin_g - c0 : chb[q];
