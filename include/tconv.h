@@ -279,7 +279,8 @@ TCONV_API tconv_status tconv_workspace_size(const tconv_params *params,
  * its threads, workspace, allocator and parallel_for apply to that run. A run that
  * brings no workspace, no allocator and no TCONV_FLAG_NO_ALLOC uses a workspace the
  * plan keeps between runs (allocated at the first such run through the plan's
- * allocator, freed by tconv_plan_destroy), so repeated runs allocate nothing.
+ * allocator, grown when a run needs more, freed by tconv_plan_destroy), so repeated
+ * runs allocate nothing.
  *
  * Thread safety: a plan's layer is immutable after creation. Any number of threads may
  * run the same plan at once, each with its own output (and its own workspace if they
