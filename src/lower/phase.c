@@ -171,14 +171,15 @@ static slot_layout layout(const plan_geom *g, const tconv_problem *call)
 {
     const int64_t nr = g->gk->nr;
     const bool direct_only = g->direct_only && !g->may_pack;
+    /* the grids the direct feed may read: in place, copied (no call: either) */
     const bool direct = g->copy_bytes > 0;
-    const bool inplace = direct && call ? tconv__phase_use_inplace(call, g) : g->inplace;
+    const bool inplace = direct && (call ? tconv__phase_use_inplace(call, g) : g->inplace);
     const bool copies = direct && !(call && inplace);
     const int64_t pair = g->pairs ? 2 : 1;
     int64_t runs = 0, offs = 0; /* the direct tile's runs and tap offsets */
     if (direct) {
-        int64_t wp = copies ? g->cg.wp : g->ig.wp;
-        if (copies && inplace && g->ig.wp < wp) /* no call: either grid */
+        int64_t wp = copies ? g->cg.wp : g->ig.wp; /* the narrower, if both: more runs */
+        if (inplace && g->ig.wp < wp)
             wp = g->ig.wp;
         runs = g->ik->nv * runs_per_vector(wp);
         for (int i = 0; i < g->nph; i++) {
@@ -338,7 +339,7 @@ int64_t tconv__phase_block_rows(const tconv_problem *pb, tconv_isa isa)
     const plan_geom *g = query_geometry(&pb->s, isa);
     if (!g)
         return 0;
-    return block_rows(g, &pb->s, g->copy_bytes > 0 && tconv__phase_use_inplace(pb, g));
+    return block_rows(g, &pb->s, tconv__phase_use_inplace(pb, g)); /* direct_only in it */
 }
 
 static size_t workspace_bytes(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
@@ -590,7 +591,7 @@ static void run(const tconv_run_args *a)
     r.l = layout(&r.g, pb);
     r.inplace = tconv__phase_use_inplace(pb, &r.g);
     const copy_geom *grid = r.inplace ? &r.g.ig : &r.g.cg;
-    r.units_per_group = 0;
+    r.tiles = 0;
     for (int i = 0; i < r.g.nph; i++) {
         const phase *p = &r.g.ph[i];
         phase_feed *f = &r.feed[i];
@@ -598,12 +599,10 @@ static void run(const tconv_run_args *a)
                     (r.inplace || p->copy_direct || !r.g.may_pack);
         f->vecs = f->direct ? tconv__phase_vectors_per_image(p, grid) : 0;
         f->tiles = f->direct ? grid->tiles : p->tiles;
-        r.units_per_group = f->tiles > r.units_per_group ? f->tiles : r.units_per_group;
+        r.tiles = f->tiles > r.tiles ? f->tiles : r.tiles;
     }
-    r.tiles = r.units_per_group;
     r.block_rows = block_rows(&r.g, s, r.inplace);
-    r.row_blocks = (s->cout_g + r.block_rows - 1) / r.block_rows;
-    r.units_per_group = r.row_blocks * r.tiles;
+    r.units_per_group = (s->cout_g + r.block_rows - 1) / r.block_rows * r.tiles;
     tconv__run_units(a->exec, a->threads, r.units_per_group * s->groups, unit_fn, &r,
                      a->workspace, r.l.total);
 }

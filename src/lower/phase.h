@@ -169,10 +169,9 @@ typedef struct run_ctx {
     slot_layout l;
     phase_feed feed[TCONV_MAX_PHASES];
     bool inplace; /* the direct feed reads the input in place (grid g.ig), else copies (g.cg) */
-    int64_t tiles;       /* tiles per group: the most any phase has */
-    int64_t row_blocks;  /* blocks of A's rows (output channels) per group, each a unit */
-    int64_t block_rows;  /* rows of each (a multiple of MR) */
-    int64_t units_per_group; /* row_blocks x tiles */
+    int64_t tiles;      /* tiles per group: the most any phase has */
+    int64_t block_rows; /* rows of A (output channels) per unit: a multiple of MR, or all */
+    int64_t units_per_group; /* row blocks x tiles */
 } run_ctx;
 
 /* The part of the grid a direct tile covers: images [n0, n0 + nimg), vectors
@@ -211,8 +210,8 @@ bool tconv__phase_use_inplace(const tconv_problem *pb, const plan_geom *g);
 tile_span tconv__phase_tile_span(const copy_geom *c, int64_t n, int64_t t);
 /* The part of the grid that tile t of group gi reads, into the slot's copy. */
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot);
-/* Tile t of directly fed phase q0 (and q1 >= 0, stored as a column pair), from the
- * slot's copy. */
+/* Rows [m0, m1) of A (m0 a multiple of MR) times tile t of directly fed phase q0 (and
+ * q1 >= 0, stored as a column pair), from the slot's copy or the input in place. */
 void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t, int64_t m0,
                               int64_t m1, char *slot);
 
