@@ -113,10 +113,10 @@ typedef struct plan_geom {
  * block in L2 over many tiles instead of reading all of A from L3 for every tile
  * (the input is read once per row block instead). dcgan2 (8.4 MB of A, 2 MB of
  * input; 32-row blocks): 1.05-1.07x at 1 thread and 1.01-1.03x at 2 in crowded
- * minutes (processes alternated), 1.00x at 1 and 1.03-1.07x (minima; medians equal)
- * at 2 in quiet ones; 16- and 64-row blocks within 1-2% of 32. dcgan3 (2.1 MB of A,
- * 64-row blocks): 0.99-1.01x. Layers that copy their input would redo the copy per
- * row block, so they keep whole A. */
+ * minutes (processes alternated), 1.00-1.04x at 1 and 1.03-1.07x (minima; medians
+ * equal) at 2 in quiet ones; 16- and 64-row blocks within 1-3% of 32, either side
+ * (noise). dcgan3 (2.1 MB of A, 64-row blocks): 0.99-1.01x. Layers that copy their
+ * input would redo the copy per row block, so they keep whole A. */
 #define A_BLOCK_BYTES (1024 * 1024)
 
 /* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
