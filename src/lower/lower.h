@@ -57,6 +57,9 @@ void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *img
 /* Does the direct feed read the input in place for this shape at this ISA (when the
  * call's input rows are contiguous), rather than from copies? Pure. */
 bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa);
+/* Are the direct feed's copies flat (the input's own pitch, lane masks at the borders)
+ * rather than zero-padded (a phase wider than the input)? Pure. */
+bool tconv__phase_copies_flat(const tconv_shape *s, tconv_isa isa);
 /* Does this call (its strides too) read its input in place? */
 bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa);
 /* Output channels of a group per work unit of this call (Cout/groups unless its packed

@@ -97,7 +97,9 @@ static const plan_geom *full_geometry(const tconv_shape *s, tconv_isa isa);
 /* Vector positions of phase p in the lane-mask table (those of an image read in place). */
 static int64_t mask_vectors(const plan_geom *g, const phase *p)
 {
-    return g->inplace && p->direct ? tconv__phase_vectors_per_image(p, &g->ig) : 0;
+    return (g->inplace || g->cflat) && p->direct
+               ? tconv__phase_vectors_per_image(p, g->inplace ? &g->ig : &g->cg)
+               : 0;
 }
 
 static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
@@ -170,18 +172,14 @@ static int64_t runs_per_vector(int64_t wp)
 static slot_layout layout(const plan_geom *g, const tconv_problem *call)
 {
     const int64_t nr = g->gk->nr;
-    const bool direct_only = g->direct_only && !g->may_pack;
-    /* the grids the direct feed may read: in place, copied (no call: either) */
+    const bool direct_only = g->direct_only;
+    /* the direct feed reads the input in place or a copy (no call: either) */
     const bool direct = g->copy_bytes > 0;
-    const bool inplace = direct && (call ? tconv__phase_use_inplace(call, g) : g->inplace);
-    const bool copies = direct && !(call && inplace);
+    const bool copies = direct && !(call && tconv__phase_use_inplace(call, g));
     const int64_t pair = g->pairs ? 2 : 1;
     int64_t runs = 0, offs = 0; /* the direct tile's runs and tap offsets */
     if (direct) {
-        int64_t wp = copies ? g->cg.wp : g->ig.wp; /* the narrower, if both: more runs */
-        if (inplace && g->ig.wp < wp)
-            wp = g->ig.wp;
-        runs = g->ik->nv * runs_per_vector(wp);
+        runs = g->ik->nv * runs_per_vector(g->cg.wp); /* in place: the same pitch */
         for (int i = 0; i < g->nph; i++) {
             const int64_t taps = g->ph[i].ty.count * g->ph[i].tx.count;
             offs = pair * taps > offs ? pair * taps : offs;
@@ -228,13 +226,6 @@ static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
         g->copy_bytes = tconv__phase_direct_geometry(s, g);
         g->direct_only = false;
     }
-    /* Phases direct only for their lanes in place would waste lanes on the copied grid
-     * (dcgan2 with channels last: 61-72 ms copied and fed directly, 44-55 ms packed, at 1
-     * thread): calls that copy pack them, if A's panels suit both kernels. */
-    g->may_pack = false;
-    for (int i = 0; i < g->nph; i++)
-        if (g->ph[i].direct && !g->ph[i].copy_direct && g->mr == gk->mr)
-            g->may_pack = true;
     for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
         p->a_off = g->a_group;
@@ -312,6 +303,12 @@ bool tconv__phase_direct_inplace(const tconv_shape *s, tconv_isa isa)
 {
     const plan_geom *g = query_geometry(s, isa);
     return g && g->copy_bytes > 0 && g->inplace;
+}
+
+bool tconv__phase_copies_flat(const tconv_shape *s, tconv_isa isa)
+{
+    const plan_geom *g = query_geometry(s, isa);
+    return g && g->copy_bytes > 0 && g->cflat;
 }
 
 bool tconv__phase_call_inplace(const tconv_problem *pb, tconv_isa isa)
@@ -595,8 +592,7 @@ static void run(const tconv_run_args *a)
     for (int i = 0; i < r.g.nph; i++) {
         const phase *p = &r.g.ph[i];
         phase_feed *f = &r.feed[i];
-        f->direct = r.g.copy_bytes > 0 && p->direct &&
-                    (r.inplace || p->copy_direct || !r.g.may_pack);
+        f->direct = r.g.copy_bytes > 0 && p->direct;
         f->vecs = f->direct ? tconv__phase_vectors_per_image(p, grid) : 0;
         f->tiles = f->direct ? grid->tiles : p->tiles;
         r.tiles = f->tiles > r.tiles ? f->tiles : r.tiles;

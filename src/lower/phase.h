@@ -23,17 +23,19 @@ typedef struct phase {
     size_t a_off;   /* floats from the start of the group's packed A */
     size_t mask_off; /* direct in place: its first vector's lane masks in the mask table */
     bool direct;    /* fed directly (igemm), else by packed im2col panels */
-    bool copy_direct; /* direct would be chosen on the copied grid too */
 } phase;
 
 /* The direct (igemm) feed reads B from a grid of the input: planes (n, c) of rows of
  * pitch wp, in which every tap of every phase is a constant offset. A phase's columns
  * are the grid's points: lane (qy, qx) of a plane, qx in [0, wp), those with qx >= wq
  * computed and discarded; 16 consecutive lanes make a vector. The grid is either
- * - in place: the input itself, when its rows are contiguous (W floats apart, unit
- *   column stride) and no phase is wider than the input (wp = W, top = gap = 0); the
- *   lanes whose tap falls outside the input are masked off per tap and vector; or
- * - a copy, zero-padded: each row a gap of zeros then the W inputs, `top` zero rows
+ * - flat, when no phase is wider than the input: the input's own rows (wp = W,
+ *   top = gap = 0); the lanes whose tap falls outside the input are masked off per
+ *   tap and vector (the mask table after the packed weights). Read in place (the
+ *   input itself: its rows contiguous, a group's image small, INPLACE_BYTES) or from
+ *   a copy of each plane's points as they lie in the input, zeros around them
+ *   (cflat); both read the same lanes with the same masks; or
+ * - zero-padded, a copy: each row a gap of zeros then the W inputs, `top` zero rows
  *   above and zeros below, so that taps outside the input read zeros with no mask.
  * No pass copies the whole input: each work unit (group, tile) first copies the part
  * of the grid its vectors read, for its group's channels, into its own slot, and reads
@@ -46,7 +48,8 @@ typedef struct phase {
 typedef struct copy_geom {
     int64_t top, gap;       /* zero rows above each plane; zero columns before each row */
     int64_t hp, wp;         /* padded rows and pitch */
-    int64_t off_lo, off_hi; /* least and greatest tap offset of any phase (floats, >= 0) */
+    int64_t off_lo, off_hi; /* least and greatest tap offset of any phase (floats; flat:
+                             * negative for taps above or left of a point) */
     int64_t vecs;           /* vectors per image, largest phase */
     int64_t per_tile;       /* vectors of each image a tile covers (vecs when imgs > 1) */
     int64_t tiles_per_img;  /* tiles of one image (1 when imgs > 1) */
@@ -74,11 +77,10 @@ typedef struct plan_geom {
     bool pairs;                   /* stride 2 across: column phases may be stored in pairs */
     copy_geom cg;                 /* the direct feed's copied grid and tiles ... */
     size_t copy_bytes;            /* ... and its copy per slot (0: no phase is fed directly) */
+    bool cflat;                   /* cg is flat (pitch W, no zeros, lane masks) */
     copy_geom ig;                 /* the grid in place, valid if inplace */
     bool inplace;                 /* calls with contiguous input rows use ig */
     bool direct_only;             /* every phase with work is fed directly */
-    bool may_pack;                /* a call that copies packs the phases that are direct
-                                   * only for their lanes in place (same MR both ways) */
     int64_t mr;                   /* rows per panel of packed A: gk's, or ik's if only it runs */
     phase ph[TCONV_MAX_PHASES];   /* [0, nph) set: last, so that only those are written */
 } plan_geom;
@@ -115,8 +117,9 @@ typedef struct plan_geom {
  * input; 32-row blocks): 1.05-1.07x at 1 thread and 1.01-1.03x at 2 in crowded
  * minutes (processes alternated), 1.00-1.04x at 1 and 1.03-1.07x (minima; medians
  * equal) at 2 in quiet ones; 16- and 64-row blocks within 1-3% of 32, either side
- * (noise). dcgan3 (2.1 MB of A, 64-row blocks): 0.99-1.01x. Layers that copy their
- * input would redo the copy per row block, so they keep whole A. */
+ * (noise); dcgan3 (2.1 MB of A, 64-row blocks) measured 0.99-1.01x when it was read in
+ * place (it copies now). Layers that copy their input would redo the copy per row
+ * block, so they keep whole A. */
 #define A_BLOCK_BYTES (1024 * 1024)
 
 /* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
@@ -133,15 +136,14 @@ typedef struct plan_geom {
  * 80% lanes: direct 0.9x). */
 #define SMALL_M              32
 #define MIN_LANE_USE_SMALL_M 0.75
-/* The grid is the input in place when one image's channels of a group (what the
+/* The flat grid is the input in place when one image's channels of a group (what the
  * tiles of a group read, rows contiguous) fit in L1 beside A and C: then the copy buys
- * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread); or when the
- * copied grid would feed no phase directly (tconv__phase_direct_geometry). Larger
- * inputs read in place ran 0.47-1.04x of the copy (unet_up1 0.47, srgan 0.78, unet_up2
- * 0.84, dcgan4 0.93, s1_k3 0.97, dcgan3 0.99, dcgan5 1.04: one A/B at 1 thread). The
- * worst have channel strides that are multiples of 4 KiB, which would put every
- * channel's vectors in the same L1 sets (the copy's plane stride avoids that); this
- * machine has no cache counters to confirm it. */
+ * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread). Larger
+ * inputs read in place ran 0.74-0.88x of the flat copy (s1_k3 0.74, unet_up2 0.81,
+ * dcgan4 0.85, grp4 0.88; dcgan3 0.93-1.03, noise: one A/B at 1 thread). The worst
+ * have channel strides that are multiples of 4 KiB, which would put every channel's
+ * vectors in the same L1 sets (the copy's plane stride avoids that); this machine has
+ * no cache counters to confirm it. */
 #define INPLACE_BYTES (32 * 1024)
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */

@@ -157,36 +157,37 @@ static bool tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, bool 
 size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
 {
     for (int i = 0; i < g->nph; i++)
-        g->ph[i].direct = g->ph[i].copy_direct = false;
-    g->inplace = false;
+        g->ph[i].direct = false;
+    g->inplace = g->cflat = false;
     memset(&g->cg, 0, sizeof g->cg);
     memset(&g->ig, 0, sizeof g->ig);
-    if (!g->ik || s->n == 0 || !grid_geometry(s, g, false, &g->cg))
+    if (!g->ik || s->n == 0)
         return 0;
-    /* In place when one image's channels of a group fit INPLACE_BYTES, or when the
-     * copied grid would feed no phase directly (rows too narrow for its gap: all would
-     * be packed; dcgan3 in place, 64 KiB per image: 1.10-1.12x). The feed is decided
-     * by the lanes in place when there is such a grid, so that it does not depend on
-     * the strides of a call. */
-    bool any_copy = false;
-    for (int i = 0; i < g->nph; i++) {
-        g->ph[i].copy_direct = direct_on(s, &g->ph[i], &g->cg);
-        any_copy = any_copy || g->ph[i].copy_direct;
-    }
-    const bool fits = s->cin_g <= (int64_t)(INPLACE_BYTES / sizeof(float)) / s->h / s->w;
-    const bool inplace = (fits || !any_copy) && grid_geometry(s, g, true, &g->ig);
+    /* The flat grid when there is one (no phase wider than the input): its lanes are
+     * the phases' own points, no gap between rows to compute and discard, and vectors
+     * start where output rows do when W is a multiple of 16 (whole-line stores). */
+    copy_geom flat;
+    g->cflat = grid_geometry(s, g, true, &flat);
+    if (g->cflat)
+        g->cg = flat;
+    else if (!grid_geometry(s, g, false, &g->cg))
+        return 0;
     bool any = false;
     for (int i = 0; i < g->nph; i++) {
-        g->ph[i].direct = inplace ? direct_on(s, &g->ph[i], &g->ig) : g->ph[i].copy_direct;
+        g->ph[i].direct = direct_on(s, &g->ph[i], &g->cg);
         any = any || g->ph[i].direct;
     }
     if (!any || !tiling(s, g, &g->cg, true)) {
         for (int i = 0; i < g->nph; i++)
-            g->ph[i].direct = g->ph[i].copy_direct = false;
+            g->ph[i].direct = false;
+        g->cflat = false;
         return 0;
     }
-    g->inplace = inplace && tiling(s, g, &g->ig, false);
-    if (g->inplace) {
+    /* In place when one image's channels of a group fit INPLACE_BYTES (same lanes as
+     * the flat copy, tiles without the copy's budget). */
+    if (g->cflat && s->cin_g <= (int64_t)(INPLACE_BYTES / sizeof(float)) / s->h / s->w) {
+        g->ig = flat;
+        g->inplace = tiling(s, g, &g->ig, false);
         /* Vectors read points [off_lo, 16*vecs + off_hi) of a plane; the image's planes
          * lie one after another (HW floats apart) when channels are adjacent. */
         const int64_t hw = s->h * s->w, lo = g->ig.off_lo, hi = VW * g->ig.vecs + g->ig.off_hi;
@@ -258,6 +259,31 @@ static int64_t plane_offset(const tconv_problem *pb, int64_t gi, const tile_span
     return (sp->n0 + j / cin_g) * pb->xs[0] + (gi * cin_g + j % cin_g) * pb->xs[1];
 }
 
+/* Points [lo, hi) of a flat grid's copy from an input whose rows are not contiguous
+ * (d: the tile's copy of image b, which starts at point f0; point f of channel c at
+ * d[c*cs + f - f0]): row by row; with channels last (unit channel stride) all channels
+ * of a point are read together and written one per plane. */
+static void copy_flat_strided(const tconv_problem *pb, const float *xn, int64_t cs, int64_t f0,
+                              int64_t lo, int64_t hi, float *d)
+{
+    const int64_t w = pb->s.w, cin_g = pb->s.cin_g;
+    const bool last = pb->xs[1] == 1 && cin_g > 1;
+    for (int64_t iy = lo / w; iy * w < hi; iy++) {
+        const int64_t x0 = lo > iy * w ? lo - iy * w : 0, x1 = hi < (iy + 1) * w ? hi - iy * w : w;
+        const float *xr = xn + iy * pb->xs[2];
+        const int64_t o = iy * w - f0; /* point (iy, 0) in d */
+        if (last) {
+            for (int64_t ix = x0; ix < x1; ix++)
+                for (int64_t ci = 0; ci < cin_g; ci++)
+                    d[ci * cs + o + ix] = xr[ix * pb->xs[3] + ci];
+        } else {
+            for (int64_t ci = 0; ci < cin_g; ci++)
+                for (int64_t ix = x0; ix < x1; ix++)
+                    d[ci * cs + o + ix] = xr[ci * pb->xs[1] + ix * pb->xs[3]];
+        }
+    }
+}
+
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
@@ -265,18 +291,43 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     const tile_span sp = tconv__phase_tile_span(c, pb->s.n, t);
     const int64_t f0 = copy_first(c, &sp), f1 = 16 * sp.vhi + c->off_hi;
     float *dst = (float *)(slot + r->l.copy);
-    if (pb->xs[1] == 1 && pb->s.cin_g > 1 && pb->xs[3] != 1) {
+    /* A flat grid's planes hold the input's points [lo, hi) where they lie in the
+     * input plane, zeros around them (points outside the plane: lanes the tile masks;
+     * zeros so that no lane reads what was never written). */
+    const int64_t hw = pb->s.h * pb->s.w;
+    const int64_t lo = f0 > 0 ? (f0 < f1 ? f0 : f1) : (0 < f1 ? 0 : f1),
+                  hi = f1 < hw ? f1 : (hw > lo ? hw : lo);
+    const bool flat = r->g.cflat,
+               rows = pb->xs[3] == 1 && (pb->xs[2] == pb->s.w || pb->s.h == 1);
+    if (flat && !rows) {
+        for (int64_t b = 0; b < sp.nimg; b++) {
+            float *d = dst + b * pb->s.cin_g * c->cs;
+            for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
+                memset(d + ci * c->cs, 0, (size_t)(lo - f0) * sizeof(float));
+                memset(d + ci * c->cs + (hi - f0), 0, (size_t)(f1 - hi) * sizeof(float));
+            }
+            copy_flat_strided(pb, pb->x + (sp.n0 + b) * pb->xs[0] + gi * pb->s.cin_g * pb->xs[1],
+                              c->cs, f0, lo, hi, d);
+        }
+        return;
+    }
+    if (!flat && pb->xs[1] == 1 && pb->s.cin_g > 1 && pb->xs[3] != 1) {
         copy_tile_channels_last(pb, c, gi, &sp, f0, f1, dst);
         return;
     }
     /* Each plane's copy reads input rows [r0, r1): `span` bytes from `first`. Runs of a
      * few lines in pages far apart (a tile of one image's rows) are too short for the
      * hardware prefetchers: the planes `ahead` of the one being copied are asked for. */
-    const int64_t g0 = f0 / c->wp - c->top, g1 = (f1 - 1) / c->wp - c->top + 1; /* grid rows */
-    const int64_t r0 = g0 > 0 ? g0 : 0, r1 = g1 < pb->s.h ? g1 : pb->s.h;
-    const int64_t first = r0 * pb->xs[2] * (int64_t)sizeof(float);
-    const int64_t span =
-        r1 > r0 ? ((r1 - 1 - r0) * pb->xs[2] + pb->s.w) * (int64_t)sizeof(float) : 0;
+    int64_t first, span;
+    if (flat) {
+        first = lo * (int64_t)sizeof(float);
+        span = (hi - lo) * (int64_t)sizeof(float);
+    } else {
+        const int64_t g0 = f0 / c->wp - c->top, g1 = (f1 - 1) / c->wp - c->top + 1; /* rows */
+        const int64_t r0 = g0 > 0 ? g0 : 0, r1 = g1 < pb->s.h ? g1 : pb->s.h;
+        first = r0 * pb->xs[2] * (int64_t)sizeof(float);
+        span = r1 > r0 ? ((r1 - 1 - r0) * pb->xs[2] + pb->s.w) * (int64_t)sizeof(float) : 0;
+    }
     const int64_t lines = span / 64 + 1;
     const int64_t ahead = pb->xs[3] == 1 && span > 0 && lines <= COPY_PREFETCH_MAX
                               ? (COPY_PREFETCH_LINES + lines - 1) / lines
@@ -290,9 +341,18 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
             for (uintptr_t o = p & ~(uintptr_t)63; o < p + (uintptr_t)span; o += 64)
                 __builtin_prefetch((const void *)o, 0, 3);
         }
-        if (j >= 0)
-            r->lk->grid_copy(dst + j * c->cs, pb->x + plane_offset(pb, gi, &sp, j), pb->xs[2],
-                             pb->xs[3], pb->s.h, c->top, c->gap, c->wp, f0, f1);
+        if (j < 0)
+            continue;
+        float *d = dst + j * c->cs;
+        const float *x = pb->x + plane_offset(pb, gi, &sp, j);
+        if (flat) {
+            memset(d, 0, (size_t)(lo - f0) * sizeof(float));
+            memcpy(d + (lo - f0), x + lo, (size_t)(hi - lo) * sizeof(float));
+            memset(d + (hi - f0), 0, (size_t)(f1 - hi) * sizeof(float));
+        } else {
+            r->lk->grid_copy(d, x, pb->xs[2], pb->xs[3], pb->s.h, c->top, c->gap, c->wp, f0,
+                             f1);
+        }
     }
 }
 
@@ -355,7 +415,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     /* Grid point f of plane (b, c) (image b of the tile, channel c of the group) is at
      * xc + 4*(b*img + c*cs + f): in place the input's own planes (b counted from image
      * 0); else the copy's, starting at copy_first (an integer). */
-    const bool inplace = r->inplace;
+    const bool inplace = r->inplace, flat = inplace || g->cflat;
     const int64_t cs = inplace ? pb->xs[1] : cg->cs, img = inplace ? pb->xs[0] : s->cin_g * cs;
     const uintptr_t xc =
         inplace ? (uintptr_t)pb->x + (uintptr_t)(gi * s->cin_g * cs * (int64_t)sizeof(float))
@@ -364,7 +424,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const int64_t b0 = inplace ? sp.n0 : 0;
     /* the channels in which the igemm may read whole vectors (then masks its FMAs) */
     const bool adjacent = inplace && pb->xs[1] == s->h * s->w;
-    const int64_t whole_lo = adjacent ? cg->whole_lo : 0, whole_hi = adjacent ? cg->whole_hi : 0;
+    const int64_t whole_lo = adjacent ? cg->whole_lo : 0,
+                  whole_hi = adjacent ? cg->whole_hi : flat && !inplace ? s->cin : 0;
     const float *packed = r->a->packed;
     const uint16_t *mtab = (const uint16_t *)((const char *)packed + g->masks_off);
     const float *bias = packed + g->bias_off + gi * s->cout_g;
@@ -389,7 +450,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     }
     const int64_t step = tconv__phase_column_step(pb, p);
     seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
-    const bool direct_out = inplace && nq == 1 && s->sh == 1 && s->sw == 1 && p->wq == s->w &&
+    const bool direct_out = flat && nq == 1 && s->sh == 1 && s->sw == 1 && p->wq == s->w &&
                             pb->ys[3] == 1 && pb->ys[2] == s->w;
     /* the group's first vector: vector vlo + u0 of image b0 + ib of the tile */
     int64_t ib = 0, u0 = 0;
@@ -410,7 +471,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
             base[v] = xc + (uintptr_t)(((b0 + b) * img + f0) * (int64_t)sizeof(float));
             if (v >= nv)
                 continue; /* the kernel never reads it: any address */
-            if (inplace)
+            if (flat)
                 for (int q = 0; q < nq; q++)
                     vmask[q][v] = mtab + g->ph[qs[q]].mask_off + (sp.vlo + u) * ntaps[q];
             if (!yblk) {

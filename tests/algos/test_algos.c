@@ -249,8 +249,10 @@ static void test_edge_shapes(void **state)
 /* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
  * which way each of these shapes takes and which read in place); with contiguous input
  * rows the first three and the last two read it in place (lane masks at the borders),
- * in the other layouts each tile copies the part of the input grid it reads, halo rows
- * included. */
+ * in the other layouts each tile copies the part of the input it reads, halo rows
+ * included: flat (the input's pitch, the same lane masks) but for the phase wider than
+ * the input (zero-padded rows); the last shape copies flat with contiguous rows too
+ * (45 KiB a group's image: not read in place). */
 static void test_direct_tile_shapes(void **state)
 {
     (void)state;
@@ -263,6 +265,7 @@ static void test_direct_tile_shapes(void **state)
         {3, 8, 9, 11, 16, 5, 1, 0, 0, 1, 1, 0},   /* phase wider than the input: copies */
         {2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2, 0},  /* in place, taps reach 3 beyond the input */
         {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0},    /* in place, stride 3, some lanes spare */
+        {2, 45, 16, 16, 16, 3, 2, 1, 1, 1, 1, 0}, /* copied flat, taps above and below */
     };
     tu_rng r = tu_rng_seed(11);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -273,15 +276,12 @@ static void test_direct_tile_shapes(void **state)
 }
 
 /* The direct feed reads B in place or from a copy, depending only on the input's
- * strides; both multiply the same values in the same order (a masked lane adds
- * nothing, a copy's zero adds a*0 = +-0, which leaves the sum as it is unless it is
- * -0: never here, the bias is random), so an input with contiguous rows and the same
- * values in a cropped view (rows not contiguous: copies) give bit-identical outputs,
- * at 1 and 2 threads. Shapes that read in place, with the 8-row and the 4-row
- * kernel. Each also within the reference's bound; and one more shape, whose packed
- * weights are split into row blocks when read in place (not when copied): its copied
- * call packs B (its phases are direct only for their lanes in place: may_pack), which
- * sums in another order, so it is checked against the reference only. */
+ * strides; both multiply the same values in the same order (the copy is flat: the
+ * same lanes, the same masks), so an input with contiguous rows and the same values
+ * in a cropped view (rows not contiguous: copies) give bit-identical outputs, at 1
+ * and 2 threads. Shapes that read in place, with the 8-row and the 4-row kernel,
+ * each also within the reference's bound; the last one's packed weights are split
+ * into row blocks when read in place (not when copied), which changes no sum. */
 static void test_inplace_matches_copy(void **state)
 {
     (void)state;
@@ -339,7 +339,7 @@ static void test_inplace_matches_copy(void **state)
                              TCONV_OK);
             assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &xc.t, &w.t, &b.t, &y2.t, &e, NULL),
                              TCONV_OK);
-            if (!blocks && !tu_same_bits(&y1.t, &y2.t, msg, sizeof msg))
+            if (!tu_same_bits(&y1.t, &y2.t, msg, sizeof msg))
                 fail_msg("case %zu, %d threads: in place and copied differ: %s", i, threads, msg);
             /* 1 thread: both within the reference's bound; 2: the same bits */
             if (threads == 1 &&
@@ -395,7 +395,8 @@ static void test_direct_tiles(void **state)
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs >= 1);
     assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
-    /* the last two rows of test_direct_tile_shapes: in place */
+    assert_false(tconv__phase_copies_flat(&s, TCONV_ISA_AVX512)); /* zero-padded */
+    /* the two rows of test_direct_tile_shapes before its last: in place */
     s = (tconv_shape){.n = 2, .cin = 8, .h = 10, .w = 20, .cout = 16, .kh = 3, .kw = 3,
                       .hout = 8, .wout = 18, .groups = 1, .cin_g = 8, .cout_g = 16,
                       .sh = 1, .sw = 1, .ph = 3, .pw = 3, .dh = 2, .dw = 2};
@@ -405,16 +406,23 @@ static void test_direct_tiles(void **state)
                       .sh = 3, .sw = 3, .ph = 3, .pw = 3, .oph = 1, .opw = 1,
                       .dh = 2, .dw = 2};
     assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    s = (tconv_shape){.n = 2, .cin = 45, .h = 16, .w = 16, .cout = 16, .kh = 3, .kw = 3,
+                      .hout = 32, .wout = 32, .groups = 1, .cin_g = 45, .cout_g = 16,
+                      .sh = 2, .sw = 2, .ph = 1, .pw = 1, .oph = 1, .opw = 1,
+                      .dh = 1, .dw = 1};
+    assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    assert_true(tconv__phase_copies_flat(&s, TCONV_ISA_AVX512));
     /* dcgan3-like images (8x8, 129 channels: 33 KiB a group's image, more than the
-     * 32 KiB that are read in place for being small; 33 output channels, more than
-     * the few for which spare lanes are accepted): the copied grid's gap would leave
-     * too many lanes spare for any phase, so they are read in place rather than all
-     * packed. One AUTO call each way against the reference (the matrix of
-     * check_problem would cost a minute here, and more under valgrind). */
+     * 32 KiB that are read in place): each tile copies its part of the input, flat, and
+     * every phase is fed directly whatever the layout (the copy's lanes are those of
+     * the input in place). One AUTO call each way against the reference (the matrix
+     * of check_problem would cost a minute here, and more under valgrind). */
     s = (tconv_shape){.n = 1, .cin = 129, .h = 8, .w = 8, .cout = 33, .kh = 4, .kw = 4,
                       .hout = 16, .wout = 16, .groups = 1, .cin_g = 129, .cout_g = 33,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
-    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
+    assert_true(tconv__phase_copies_flat(&s, TCONV_ISA_AVX512));
+    assert_true(tconv__phase_direct_only(&s, TCONV_ISA_AVX512));
     if (tconv_isa_detected() >= TCONV_ISA_AVX512) {
         static const int64_t c[12] = {1, 129, 8, 8, 33, 4, 2, 1, 0, 1, 1, 0};
         const problem pr = tu_case_problem(c);
@@ -429,7 +437,7 @@ static void test_direct_tiles(void **state)
         assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &ref.t, &e, NULL),
                          TCONV_OK);
         char msg[512];
-        for (int layout = 0; layout < 2; layout++) { /* in place; channels last: packs */
+        for (int layout = 0; layout < 2; layout++) { /* rows whole; channels last */
             const tu_layout l = layout ? TU_CHANNELS_LAST : TU_CONTIGUOUS;
             tu_tensor xl = tu_tensor_new(4, pr.xshape, l, NULL, 0);
             tu_copy_values(&xl.t, &x.t);
@@ -462,6 +470,7 @@ static void test_direct_tiles(void **state)
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs == 1 && per_img == 17);
     assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512)); /* 400 KB of input */
+    assert_true(tconv__phase_copies_flat(&s, TCONV_ISA_AVX512));
     s.cin = s.cin_g = 2048;
     tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
     assert_true(imgs == 1 && per_img == 34);

@@ -13,8 +13,9 @@
  * faults here on the last channel of the last image.
  *
  * Shapes: those the direct feed reads in place (taps outside the input on every side,
- * several images per tile, the 4-row kernel, groups), channels-last calls (the copy
- * and the channel-vector direct kernel), the col2im and direct algorithms; every
+ * several images per tile, the 4-row kernel, groups) or copies flat (larger images,
+ * channels-last calls) or zero-padded (kernel_below_stride: a phase wider than the
+ * input), the channel-vector direct kernel, the col2im and direct algorithms; every
  * algorithm that supports the shape, every ISA the machine has, 1 and 2 threads, both
  * placements, one-shot calls and plan runs (in the plan's kept workspace, then in a
  * guarded one of the size the run reports: a run's own need). Each result is checked:
@@ -86,6 +87,8 @@ static const shape shapes[] = {
     {"one_by_one_input", {5, 10, 1, 1, 12, 4, 1, 0, 0, 1, 1, 0}},
     {"kernel_below_stride", {2, 6, 5, 6, 5, 2, 3, 0, 2, 1, 1, 0}},
     {"pairs_of_9_taps", {2, 8, 6, 6, 16, 6, 2, 2, 0, 1, 1, 0}}, /* the last slot's tap offsets */
+    {"flat_copy", {2, 40, 16, 16, 16, 3, 2, 1, 1, 1, 1, 0}}, /* 40 KiB an image: copied flat */
+    {"flat_copy_s1", {2, 48, 12, 16, 16, 3, 1, 1, 0, 1, 1, 0}}, /* stride 1: igemm to y */
 };
 
 static size_t count(const int64_t *shape4)
