@@ -422,7 +422,9 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 : (uintptr_t)(slot + r->l.copy) -
                       (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
     const int64_t b0 = inplace ? sp.n0 : 0;
-    /* the channels in which the igemm may read whole vectors (then masks its FMAs) */
+    /* the channels in which the igemm may read whole vectors (then masks its FMAs): in
+     * place, those whose vectors' reach stays in the image's channels; in a flat copy,
+     * all (each plane's copy holds every point its vectors read, [f0, f1)) */
     const bool adjacent = inplace && pb->xs[1] == s->h * s->w;
     const int64_t whole_lo = adjacent ? cg->whole_lo : 0,
                   whole_hi = adjacent ? cg->whole_hi : flat && !inplace ? s->cin : 0;
