@@ -100,7 +100,7 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
 /*
  * Indirect GEMM (igemm): packed A (MR rows per panel, MR of the igemm kernel), but B is
  * never packed. A column tile is nv <= NV vectors of 16 lanes, and row (t, ch) of B
- * (tap t, channel ch) is read from the input or a zero-padded copy of it:
+ * (tap t, channel ch) is read from the input or a copy of it:
  *   B[(t, ch), 16v + l] = mask[v][t] has bit l ? base[v][ch*cs + off[t] + l] : 0
  * (base[v] an element address kept as an integer, as base + off may point before it;
  * a lane whose bit is clear may lie outside the input, and is read only in the channels

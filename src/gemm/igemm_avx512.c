@@ -3,7 +3,7 @@
  *   f32_igemm_8x3v_avx512: 8 rows of packed A times up to 3 vectors of 16 lanes,
  *   f32_igemm_4x6v_avx512: 4 rows times up to 6 vectors (A with at most 4 rows:
  *                          few output channels per group, e.g. an RGB output layer),
- * B loaded straight from the input or from a zero-padded copy of it, with a lane mask
+ * B loaded straight from the input or from a copy of it, with a lane mask
  * per tap and vector when the caller gives masks (on the FMAs; on the loads too in the
  * channels where lanes may be unreadable). The phase path uses them instead of
  * packing an im2col panel per phase and tile. Both keep 24 accumulators, so per k they

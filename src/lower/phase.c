@@ -11,8 +11,9 @@
  * one GEMM with M = Cout/groups, K = Cin/groups * taps, N = batch * phase pixels.
  * A is packed once (by a plan, or into the workspace of a one-shot call). B reaches
  * the GEMM in one of two ways, chosen per phase by pure functions of the shape and
- * ISA: the direct feed reads it from a zero-padded copy of the part of the input a
- * unit reads, made by the unit in its own scratch (phase_direct.c);
+ * ISA: the direct feed reads it from the input in place (small images) or from a copy
+ * of the part of the input a unit reads, made by the unit in its own scratch
+ * (phase_direct.c);
  * the packed feed packs the im2col of one column tile at a time, panel by panel
  * inside the GEMM loop, runs the GEMM into a per-thread C tile and copies that to its
  * strided place in the output. A unit of work is (group, column tile) over all phases,

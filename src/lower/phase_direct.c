@@ -2,9 +2,11 @@
  * phase_direct.c - the stride-phase path's direct feed (see ../../docs/ARCHITECTURE.md):
  * tiles of igemm calls that read their B vectors from a grid in which every tap of
  * every phase is a constant offset, and store their C blocks straight to the output
- * (stride-2 column phases in pairs, as whole lines). The grid is the input itself when
- * its rows are contiguous (in place: taps outside the input are lanes masked off), else
- * a zero-padded copy of the part of the input a unit reads.
+ * (stride-2 column phases in pairs, as whole lines). The grid is flat (the input's own
+ * rows, taps outside the input lanes masked off) when no phase is wider than the
+ * input: the input itself when its rows are contiguous and a group's image is small,
+ * else a copy of the part of the input a unit reads; or a zero-padded copy of that
+ * part (no masks) when a phase is wider than the input.
  *
  * SPDX-License-Identifier: MIT
  */
