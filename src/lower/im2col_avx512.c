@@ -77,11 +77,19 @@ static void panel_uniform(float *panel, int64_t nr, int64_t ncols, const tconv_i
         const int64_t ix0 = qx0 + tp.dx;
         const int64_t lo = ix0 < 0 ? -ix0 : 0, hi = w - ix0 < len ? w - ix0 : len;
         const __mmask16 ld0 = lanes(lo, hi), ld1 = lanes(lo - 16, hi - 16);
-        const float *xk = at(x, tp.c_off + tp.dy * xs2 + ix0);
+        /* Row qy + dy of a run may lie outside the input (then nothing is loaded), and
+         * its offset beyond int64 when the row stride is huge (H = 1: any stride is
+         * valid): the offsets are computed as unsigned integers, which wrap, and are
+         * exact for the rows inside the input. */
+        const uintptr_t xk = (uintptr_t)x + ((uintptr_t)tp.c_off + (uintptr_t)tp.dy * (uintptr_t)xs2 +
+                                             (uintptr_t)ix0) *
+                                                (uintptr_t)sizeof(float);
         for (int64_t si = 0; si < nsegs; si++) {
             const tconv_im2col_seg *s = &segs[si];
             const bool ok = (uint64_t)(s->qy + tp.dy) < (uint64_t)h;
-            const float *src = at(xk, s->x_off + s->qy * xs2);
+            const float *src =
+                (const float *)(xk + ((uintptr_t)s->x_off + (uintptr_t)s->qy * (uintptr_t)xs2) *
+                                         (uintptr_t)sizeof(float));
             const __m512 v0 = _mm512_maskz_loadu_ps(ok ? ld0 : 0, src);
             _mm512_mask_storeu_ps(row + s->col, st0, v0);
             if (len > 16) {
