@@ -327,7 +327,8 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     } else {
         const int64_t g0 = f0 / c->wp - c->top, g1 = (f1 - 1) / c->wp - c->top + 1; /* rows */
         const int64_t r0 = g0 > 0 ? g0 : 0, r1 = g1 < pb->s.h ? g1 : pb->s.h;
-        first = r0 * pb->xs[2] * (int64_t)sizeof(float);
+        /* only rows of the input: with H = 1 the row stride may be anything */
+        first = r1 > r0 ? r0 * pb->xs[2] * (int64_t)sizeof(float) : 0;
         span = r1 > r0 ? ((r1 - 1 - r0) * pb->xs[2] + pb->s.w) * (int64_t)sizeof(float) : 0;
     }
     const int64_t lines = span / 64 + 1;
