@@ -128,6 +128,14 @@ typedef struct tconv_igemm_b {
      * readable memory (the kernel may load all 16 and mask the multiply-adds); in the
      * others only the lanes a mask sets are. */
     int64_t whole_lo, whole_hi;
+    /* Column pairs: with pair_c0 set, C is not written; instead row r of vector v goes
+     * to the output, interleaved with the first phase's row r of vector v (at
+     * pair_c0 + r*pair_ldc + 16v): 32 contiguous floats at pair_y[v] + r*pair_ys, the
+     * first phase's value first. */
+    const float *pair_c0;
+    int64_t pair_ldc;
+    float *pair_y[TCONV_IGEMM_MAX_NV];
+    int64_t pair_ys;
 } tconv_igemm_b;
 
 typedef void (*tconv_igemm_fn)(int64_t channels, const float *a, int64_t a_tap,

@@ -11,7 +11,10 @@
  * and FMAs are written in inline assembly with the masks as "Yk" operands: with the
  * intrinsics, GCC 12 rebuilt the mask registers from general registers inside the
  * channel loop (kmovw, on an FMA port), which cost 20% (masked loads) and 24% (masked
- * FMAs); this way they are set once per tap.
+ * FMAs); this way they are set once per tap. As the second phase of a stride-2 column
+ * pair (gemm.h: pair_c0), a kernel writes the output itself, its values interleaved
+ * with the first phase's from registers, instead of a C block that a pass of stores
+ * would interleave (grp4, srgan, unet_up2: 1.02-1.06x at 1 thread, in process).
  *
  * One body serves both kernels: rows and vectors are guarded by the compile-time
  * constants mr and nv, and each call below instantiates it for one shape;
@@ -63,9 +66,33 @@ static inline __attribute__((always_inline)) __m512 masked_fma(__m512 a, __m512 
 #define FMA(r, v) (masked ? masked_fma(a_, b##v, c##r##_##v, k##v) : \
                             _mm512_fmadd_ps(a_, b##v, c##r##_##v))
 
+/* Row r, vector v of the C block, acc, to the output as the second phase of a column
+ * pair: interleaved with the first phase's values (b->pair_c0), 32 contiguous
+ * outputs. */
+static inline __attribute__((always_inline)) void pair_out(const tconv_igemm_b *b, int64_t r,
+                                                           int v, __m512 acc)
+{
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512 c0 = _mm512_loadu_ps(b->pair_c0 + r * b->pair_ldc + 16 * v);
+    float *y = b->pair_y[v] + r * b->pair_ys;
+    _mm512_storeu_ps(y, _mm512_permutex2var_ps(c0, lo, acc));
+    _mm512_storeu_ps(y + 16, _mm512_permutex2var_ps(c0, hi, acc));
+}
+
+#define STORE_C(r, v)                                                                      \
+    do {                                                                                   \
+        if (pair)                                                                          \
+            pair_out(b, r, v, c##r##_##v);                                                 \
+        else                                                                               \
+            _mm512_storeu_ps(c + r * ldc + 16 * v, c##r##_##v);                            \
+    } while (0)
+
 static inline __attribute__((always_inline)) void
-igemm(const int mr, const int nv, const int masked, int64_t channels, const float *a, int64_t a_tap,
-      const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m, const float *bias, int accumulate)
+igemm(const int mr, const int nv, const int masked, const int pair, int64_t channels,
+      const float *a, int64_t a_tap, const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m,
+      const float *bias, int accumulate)
 {
     __m512 c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c2_0, c2_1, c2_2,
         c2_3, c2_4, c2_5, c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c4_0, c4_1, c4_2, c4_3, c4_4, c4_5,
@@ -377,163 +404,171 @@ igemm(const int mr, const int nv, const int masked, int64_t channels, const floa
     }
     if (0 < mr && 0 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 0 * ldc + 0, c0_0);
+            STORE_C(0, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 0 * ldc + 16, c0_1);
+            STORE_C(0, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 0 * ldc + 32, c0_2);
+            STORE_C(0, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 0 * ldc + 48, c0_3);
+            STORE_C(0, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 0 * ldc + 64, c0_4);
+            STORE_C(0, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 0 * ldc + 80, c0_5);
+            STORE_C(0, 5);
     }
     if (1 < mr && 1 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 1 * ldc + 0, c1_0);
+            STORE_C(1, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 1 * ldc + 16, c1_1);
+            STORE_C(1, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 1 * ldc + 32, c1_2);
+            STORE_C(1, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 1 * ldc + 48, c1_3);
+            STORE_C(1, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 1 * ldc + 64, c1_4);
+            STORE_C(1, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 1 * ldc + 80, c1_5);
+            STORE_C(1, 5);
     }
     if (2 < mr && 2 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 2 * ldc + 0, c2_0);
+            STORE_C(2, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 2 * ldc + 16, c2_1);
+            STORE_C(2, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 2 * ldc + 32, c2_2);
+            STORE_C(2, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 2 * ldc + 48, c2_3);
+            STORE_C(2, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 2 * ldc + 64, c2_4);
+            STORE_C(2, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 2 * ldc + 80, c2_5);
+            STORE_C(2, 5);
     }
     if (3 < mr && 3 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 3 * ldc + 0, c3_0);
+            STORE_C(3, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 3 * ldc + 16, c3_1);
+            STORE_C(3, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 3 * ldc + 32, c3_2);
+            STORE_C(3, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 3 * ldc + 48, c3_3);
+            STORE_C(3, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 3 * ldc + 64, c3_4);
+            STORE_C(3, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 3 * ldc + 80, c3_5);
+            STORE_C(3, 5);
     }
     if (4 < mr && 4 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 4 * ldc + 0, c4_0);
+            STORE_C(4, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 4 * ldc + 16, c4_1);
+            STORE_C(4, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 4 * ldc + 32, c4_2);
+            STORE_C(4, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 4 * ldc + 48, c4_3);
+            STORE_C(4, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 4 * ldc + 64, c4_4);
+            STORE_C(4, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 4 * ldc + 80, c4_5);
+            STORE_C(4, 5);
     }
     if (5 < mr && 5 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 5 * ldc + 0, c5_0);
+            STORE_C(5, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 5 * ldc + 16, c5_1);
+            STORE_C(5, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 5 * ldc + 32, c5_2);
+            STORE_C(5, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 5 * ldc + 48, c5_3);
+            STORE_C(5, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 5 * ldc + 64, c5_4);
+            STORE_C(5, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 5 * ldc + 80, c5_5);
+            STORE_C(5, 5);
     }
     if (6 < mr && 6 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 6 * ldc + 0, c6_0);
+            STORE_C(6, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 6 * ldc + 16, c6_1);
+            STORE_C(6, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 6 * ldc + 32, c6_2);
+            STORE_C(6, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 6 * ldc + 48, c6_3);
+            STORE_C(6, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 6 * ldc + 64, c6_4);
+            STORE_C(6, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 6 * ldc + 80, c6_5);
+            STORE_C(6, 5);
     }
     if (7 < mr && 7 < m) {
         if (nv > 0)
-            _mm512_storeu_ps(c + 7 * ldc + 0, c7_0);
+            STORE_C(7, 0);
         if (nv > 1)
-            _mm512_storeu_ps(c + 7 * ldc + 16, c7_1);
+            STORE_C(7, 1);
         if (nv > 2)
-            _mm512_storeu_ps(c + 7 * ldc + 32, c7_2);
+            STORE_C(7, 2);
         if (nv > 3)
-            _mm512_storeu_ps(c + 7 * ldc + 48, c7_3);
+            STORE_C(7, 3);
         if (nv > 4)
-            _mm512_storeu_ps(c + 7 * ldc + 64, c7_4);
+            STORE_C(7, 4);
         if (nv > 5)
-            _mm512_storeu_ps(c + 7 * ldc + 80, c7_5);
+            STORE_C(7, 5);
     }
 }
 
-/* Each shape twice: with lane masks and without. */
+/* Each shape four times: with lane masks and without, as a pair's second phase or not. */
 static inline __attribute__((always_inline)) void
-igemm_8x3v(const int masked, int64_t channels, const float *a, int64_t a_tap,
+igemm_8x3v(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
            int accumulate)
 {
     if (nv >= 3)
-        igemm(8, 3, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm(8, 3, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
     else if (nv == 2)
-        igemm(8, 2, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm(8, 2, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
     else
-        igemm(8, 1, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+        igemm(8, 1, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
 }
 
 static inline __attribute__((always_inline)) void
-igemm_4x6v(const int masked, int64_t channels, const float *a, int64_t a_tap,
+igemm_4x6v(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
            int accumulate)
 {
     switch (nv) {
-    case 1: igemm(4, 1, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 2: igemm(4, 2, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 3: igemm(4, 3, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 4: igemm(4, 4, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    case 5: igemm(4, 5, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
-    default: igemm(4, 6, masked, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 1: igemm(4, 1, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 2: igemm(4, 2, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 3: igemm(4, 3, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 4: igemm(4, 4, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    case 5: igemm(4, 5, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
+    default: igemm(4, 6, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate); break;
     }
 }
+
+/* A public kernel: its shape's variant for the call's lane masks (or none) and column
+ * pair output (or C). */
+#define VARIANTS(shape)                                                                    \
+    do {                                                                                   \
+        if (b->mask[0] && b->pair_c0)                                                      \
+            shape(1, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+        else if (b->mask[0])                                                               \
+            shape(1, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+        else if (b->pair_c0)                                                               \
+            shape(0, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+        else                                                                               \
+            shape(0, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+    } while (0)
 
 void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                               const float *bias, int accumulate)
 {
-    if (b->mask[0])
-        igemm_8x3v(1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
-    else
-        igemm_8x3v(0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    VARIANTS(igemm_8x3v);
 }
 
 void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
                               const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                               const float *bias, int accumulate)
 {
-    if (b->mask[0])
-        igemm_4x6v(1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
-    else
-        igemm_4x6v(0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    VARIANTS(igemm_4x6v);
 }

@@ -504,6 +504,12 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         }
         for (u0 += nv; u0 >= len; u0 -= len) /* len > 0: there are vectors */
             ib++;
+        /* A column pair whose vectors are each one whole run (rows a multiple of 16
+         * wide): the second phase's igemm interleaves its values with the first's and
+         * stores them to the output itself (no C block of its own, no pass of stores). */
+        bool pair_out = nq == 2 && nruns == nv;
+        for (int64_t k = 0; pair_out && k < nruns; k++)
+            pair_out = runs[k].len == VW && runs[k].col == k * VW;
         for (int64_t i0 = m0; i0 < m1; i0 += mr) {
             const int64_t mi = m1 - i0 < mr ? m1 - i0 : mr;
             for (int q = 0; q < nq; q++)
@@ -523,11 +529,19 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                     b.ntaps = ntaps[q];
                     b.off = off[q];
                     b.pf = ik->nv * VW; /* the B of the next igemm column */
+                    b.pair_c0 = NULL;
+                    if (pair_out && q == 1 && c0 + cn == s->cin_g) {
+                        b.pair_c0 = cblk[0];
+                        b.pair_ldc = ldc;
+                        for (int64_t k = 0; k < nruns; k++)
+                            b.pair_y[k] = pb->y + runs[k].x_off + i0 * pb->ys[1];
+                        b.pair_ys = pb->ys[1];
+                    }
                     ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b, nv,
                            yblk ? yblk + i0 * pb->ys[1] : cblk[q], yblk ? pb->ys[1] : ldc, mi,
                            c0 == 0 ? bias + i0 : NULL, c0 > 0);
                 }
-            for (int64_t k = 0; k < nruns; k++) {
+            for (int64_t k = 0; k < (pair_out ? 0 : nruns); k++) {
                 float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
                 const int64_t j = runs[k].col;
                 if (nq == 2)

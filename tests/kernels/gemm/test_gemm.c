@@ -767,16 +767,39 @@ static void test_igemm(void **state)
                     init[r * ldc + j] = c[r * ldc + j] = tu_uniform(&rng);
             const int accumulate = mode == 2;
             const float *bp = mode == 1 ? bias : NULL;
+            /* every third case as the second phase of a column pair: C untouched, each
+             * vector's rows interleaved with the first phase's (c0) into the output,
+             * vectors apart and rows a stride apart, sentinels around them */
+            const int pair = iter % 3 == 2;
+            const int64_t ys = 16 * 2 * TCONV_IGEMM_MAX_NV + 40 + tu_range(&rng, 0, 7);
+            float *c0 = malloc((size_t)(mr * ldc) * sizeof(float));
+            float *y = malloc((size_t)(mr * ys) * sizeof(float));
+            assert_non_null(c0);
+            assert_non_null(y);
+            for (int64_t i = 0; i < mr * ldc; i++)
+                c0[i] = tu_uniform(&rng);
+            for (int64_t i = 0; i < mr * ys; i++)
+                y[i] = sentinel();
+            if (pair) {
+                b.pair_c0 = c0;
+                b.pair_ldc = ldc;
+                for (int v = 0; v < nv; v++)
+                    b.pair_y[v] = y + 40 * v; /* 32 floats and 8 sentinels */
+                b.pair_ys = ys;
+            }
             ik->fn(ch, a, ch * mr, &b, nv, c, ldc, m, bp, accumulate);
             for (int64_t r = 0; r < mr; r++)
                 for (int64_t j = 0; j < ldc; j++) {
                     const float got = c[r * ldc + j];
-                    if (r >= m || j >= 16 * nv) {
-                        if (!is_sentinel(got))
-                            fail_msg("%s wrote outside the tile at (%lld, %lld)", ik->name,
-                                     (long long)r, (long long)j);
-                        continue;
+                    if (pair || r >= m || j >= 16 * nv) {
+                        if (!same_bits(got, init[r * ldc + j]))
+                            fail_msg("%s wrote outside the tile at (%lld, %lld)%s", ik->name,
+                                     (long long)r, (long long)j, pair ? " (pair)" : "");
+                        if (!pair)
+                            continue;
                     }
+                    if (r >= m || j >= 16 * nv)
+                        continue;
                     float want = accumulate ? init[r * ldc + j] : bp ? bias[r] : 0.0f;
                     const int v = (int)(j / 16), l = (int)(j % 16);
                     for (int64_t t = 0; t < ntaps; t++) {
@@ -787,13 +810,29 @@ static void test_igemm(void **state)
                             want = fmaf(a[t * ch * mr + k * mr + r],
                                         bbuf[vstart[v] + k * cs + off[t] + l], want);
                     }
-                    if (!same_bits(got, want))
+                    /* a pair: the first phase's value, then this one's */
+                    const float *yo = y + r * ys + 40 * v + 2 * l;
+                    if (pair && (!same_bits(yo[0], c0[r * ldc + j]) || !same_bits(yo[1], want)))
+                        fail_msg("%s pair: (%lld, %lld) = %a %a, want %a %a", ik->name,
+                                 (long long)r, (long long)j, (double)yo[0], (double)yo[1],
+                                 (double)c0[r * ldc + j], (double)want);
+                    if (!pair && !same_bits(got, want))
                         fail_msg("%s: (%lld, %lld) = %a, want %a (ch %lld taps %lld nv %d "
                                  "m %lld mode %d)",
                                  ik->name, (long long)r, (long long)j, (double)got,
                                  (double)want, (long long)ch, (long long)ntaps, nv,
                                  (long long)m, mode);
                 }
+            /* the output outside the pair's rows and vectors untouched */
+            for (int64_t r = 0; r < mr; r++)
+                for (int64_t i = 0; i < ys; i++) {
+                    const bool in = pair && r < m && i % 40 < 32 && i / 40 < nv;
+                    if (!in && !is_sentinel(y[r * ys + i]))
+                        fail_msg("%s pair wrote outside the output rows at (%lld, %lld)",
+                                 ik->name, (long long)r, (long long)i);
+                }
+            free(c0);
+            free(y);
             free(bbuf);
             free(a);
             free(c);
