@@ -398,7 +398,8 @@ void tconv__phase_lane_masks(const tconv_shape *s, const phase *p, int64_t f0, u
 }
 
 /* Tile t of a directly fed phase, or of two (q1 >= 0: the phase one column to the
- * right, same grid, stored interleaved with q0 through pair_store), reading B from
+ * right, same grid, stored interleaved with q0: by q1's igemm when each vector is one
+ * whole output run, else through pair_store), reading B from
  * the input in place or from the slot's copy. The tile's vectors in groups of ik->nv;
  * for each group and each row panel of A, the igemm fills an MR x 48 C block per
  * phase (in L1, continued over channel blocks) and the block goes to the output at
@@ -541,7 +542,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                            yblk ? yblk + i0 * pb->ys[1] : cblk[q], yblk ? pb->ys[1] : ldc, mi,
                            c0 == 0 ? bias + i0 : NULL, c0 > 0);
                 }
-            for (int64_t k = 0; k < (pair_out ? 0 : nruns); k++) {
+            for (int64_t k = 0; !pair_out && k < nruns; k++) { /* pair_out: stored */
                 float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
                 const int64_t j = runs[k].col;
                 if (nq == 2)
