@@ -95,12 +95,11 @@ static bool phase_supports(const tconv_shape *s, const char **why)
 
 static const plan_geom *full_geometry(const tconv_shape *s, tconv_isa isa);
 
-/* Vector positions of phase p in the lane-mask table (those of an image read in place). */
+/* Vector positions of phase p in the lane-mask table (those of an image on a flat grid,
+ * read in place or copied: the same pitch). */
 static int64_t mask_vectors(const plan_geom *g, const phase *p)
 {
-    return (g->inplace || g->cflat) && p->direct
-               ? tconv__phase_vectors_per_image(p, g->inplace ? &g->ig : &g->cg)
-               : 0;
+    return g->cflat && p->direct ? tconv__phase_vectors_per_image(p, &g->cg) : 0;
 }
 
 static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)

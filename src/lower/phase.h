@@ -56,9 +56,11 @@ typedef struct copy_geom {
     int64_t imgs;           /* images per tile */
     int64_t tiles;          /* tiles per group */
     int64_t cs;             /* plane stride of a tile's copy (floats) */
-    int64_t whole_lo, whole_hi; /* in place, channels adjacent: the input channels [lo, hi)
-                                 * in which every lane a vector group reads lies in its
-                                 * image's channels (igemm's whole_lo, whole_hi) */
+    int64_t whole_lo, whole_hi; /* the input channels [lo, hi) in which every lane a
+                                 * vector group reads is readable (igemm's whole_lo,
+                                 * whole_hi): in place (channels adjacent), those whose
+                                 * reach stays in the image's channels; a flat copy,
+                                 * all; zero-padded, none (no masks, never asked) */
 } copy_geom;
 
 /* The whole decomposition, a pure function of the shape and the ISA (full_geometry). */
@@ -66,7 +68,7 @@ typedef struct plan_geom {
     int nph;
     size_t a_group;  /* packed A floats per group */
     size_t bias_off; /* floats: packed bias comes after all groups' A */
-    size_t masks_off; /* bytes: the lane-mask table comes after the bias (inplace) ... */
+    size_t masks_off; /* bytes: the lane-mask table comes after the bias (cflat) ... */
     size_t packed;    /* ... and ends the packed weights (bytes) */
     int64_t kmax;
     int64_t nc;                   /* column tile, multiple of NR */

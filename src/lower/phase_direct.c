@@ -185,8 +185,13 @@ size_t tconv__phase_direct_geometry(const tconv_shape *s, plan_geom *g)
         g->cflat = false;
         return 0;
     }
-    /* In place when one image's channels of a group fit INPLACE_BYTES (same lanes as
-     * the flat copy, tiles without the copy's budget). */
+    /* A flat copy holds every point its vectors read ([f0, f1) of each plane): every
+     * lane is readable. In place when one image's channels of a group fit
+     * INPLACE_BYTES (same lanes as the flat copy, tiles without the copy's budget). */
+    if (g->cflat) {
+        g->cg.whole_lo = 0;
+        g->cg.whole_hi = s->cin;
+    }
     if (g->cflat && s->cin_g <= (int64_t)(INPLACE_BYTES / sizeof(float)) / s->h / s->w) {
         g->ig = flat;
         g->inplace = tiling(s, g, &g->ig, false);
@@ -286,6 +291,13 @@ static void copy_flat_strided(const tconv_problem *pb, const float *xn, int64_t 
     }
 }
 
+/* The zeros of a flat copy's plane d (grid points [f0, f1), the input's [lo, hi)). */
+static void zero_margins(float *d, int64_t f0, int64_t lo, int64_t hi, int64_t f1)
+{
+    memset(d, 0, (size_t)(lo - f0) * sizeof(float));
+    memset(d + (hi - f0), 0, (size_t)(f1 - hi) * sizeof(float));
+}
+
 void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
 {
     const tconv_problem *pb = r->a->pb;
@@ -296,18 +308,15 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
     /* A flat grid's planes hold the input's points [lo, hi) where they lie in the
      * input plane, zeros around them (points outside the plane: lanes the tile masks;
      * zeros so that no lane reads what was never written). */
-    const int64_t hw = pb->s.h * pb->s.w;
-    const int64_t lo = f0 > 0 ? (f0 < f1 ? f0 : f1) : (0 < f1 ? 0 : f1),
-                  hi = f1 < hw ? f1 : (hw > lo ? hw : lo);
+    const int64_t hw = pb->s.h * pb->s.w, l0 = f0 > 0 ? f0 : 0, h0 = f1 < hw ? f1 : hw;
+    const int64_t lo = l0 < f1 ? l0 : f1, hi = h0 > lo ? h0 : lo; /* f0 <= lo <= hi <= f1 */
     const bool flat = r->g.cflat,
                rows = pb->xs[3] == 1 && (pb->xs[2] == pb->s.w || pb->s.h == 1);
     if (flat && !rows) {
         for (int64_t b = 0; b < sp.nimg; b++) {
             float *d = dst + b * pb->s.cin_g * c->cs;
-            for (int64_t ci = 0; ci < pb->s.cin_g; ci++) {
-                memset(d + ci * c->cs, 0, (size_t)(lo - f0) * sizeof(float));
-                memset(d + ci * c->cs + (hi - f0), 0, (size_t)(f1 - hi) * sizeof(float));
-            }
+            for (int64_t ci = 0; ci < pb->s.cin_g; ci++)
+                zero_margins(d + ci * c->cs, f0, lo, hi, f1);
             copy_flat_strided(pb, pb->x + (sp.n0 + b) * pb->xs[0] + gi * pb->s.cin_g * pb->xs[1],
                               c->cs, f0, lo, hi, d);
         }
@@ -349,9 +358,8 @@ void tconv__phase_copy_tile(const run_ctx *r, int64_t gi, int64_t t, char *slot)
         float *d = dst + j * c->cs;
         const float *x = pb->x + plane_offset(pb, gi, &sp, j);
         if (flat) {
-            memset(d, 0, (size_t)(lo - f0) * sizeof(float));
+            zero_margins(d, f0, lo, hi, f1);
             memcpy(d + (lo - f0), x + lo, (size_t)(hi - lo) * sizeof(float));
-            memset(d + (hi - f0), 0, (size_t)(f1 - hi) * sizeof(float));
         } else {
             r->lk->grid_copy(d, x, pb->xs[2], pb->xs[3], pb->s.h, c->top, c->gap, c->wp, f0,
                              f1);
@@ -426,12 +434,10 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 : (uintptr_t)(slot + r->l.copy) -
                       (uintptr_t)(copy_first(cg, &sp) * (int64_t)sizeof(float));
     const int64_t b0 = inplace ? sp.n0 : 0;
-    /* the channels in which the igemm may read whole vectors (then masks its FMAs): in
-     * place, those whose vectors' reach stays in the image's channels; in a flat copy,
-     * all (each plane's copy holds every point its vectors read, [f0, f1)) */
-    const bool adjacent = inplace && pb->xs[1] == s->h * s->w;
-    const int64_t whole_lo = adjacent ? cg->whole_lo : 0,
-                  whole_hi = adjacent ? cg->whole_hi : flat && !inplace ? s->cin : 0;
+    /* the channels in which the igemm may read whole vectors (then masks its FMAs): the
+     * grid's; in place only when the image's channels are adjacent, as it assumes */
+    const bool known = !inplace || pb->xs[1] == s->h * s->w;
+    const int64_t whole_lo = known ? cg->whole_lo : 0, whole_hi = known ? cg->whole_hi : 0;
     const float *packed = r->a->packed;
     const uint16_t *mtab = (const uint16_t *)((const char *)packed + g->masks_off);
     const float *bias = packed + g->bias_off + gi * s->cout_g;
