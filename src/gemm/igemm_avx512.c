@@ -26,6 +26,7 @@
 #include <immintrin.h>
 
 #include "gemm.h"
+#include "interleave_avx512.h"
 
 const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512 = {
     8, 3, TCONV_ISA_AVX512, tconv__igemm_8x3v_avx512, "f32_igemm_8x3v_avx512",
@@ -72,13 +73,12 @@ static inline __attribute__((always_inline)) __m512 masked_fma(__m512 a, __m512 
 static inline __attribute__((always_inline)) void pair_out(const tconv_igemm_b *b, int64_t r,
                                                            int v, __m512 acc)
 {
-    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi =
-        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    const __m512 c0 = _mm512_loadu_ps(b->pair_c0 + r * b->pair_ldc + 16 * v);
+    __m512 lo, hi;
+    tconv__interleave_avx512(_mm512_loadu_ps(b->pair_c0 + r * b->pair_ldc + 16 * v), acc, &lo,
+                             &hi);
     float *y = b->pair_y[v] + r * b->pair_ys;
-    _mm512_storeu_ps(y, _mm512_permutex2var_ps(c0, lo, acc));
-    _mm512_storeu_ps(y + 16, _mm512_permutex2var_ps(c0, hi, acc));
+    _mm512_storeu_ps(y, lo);
+    _mm512_storeu_ps(y + 16, hi);
 }
 
 #define STORE_C(r, v)                                                                      \

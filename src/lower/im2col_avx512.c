@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #include <stdbool.h>
 
+#include "../gemm/interleave_avx512.h"
 #include "im2col.h"
 
 static __mmask16 lanes(int64_t from, int64_t to) /* bits [from, to) of 0..16 */
@@ -81,9 +82,10 @@ static void panel_uniform(float *panel, int64_t nr, int64_t ncols, const tconv_i
          * its offset beyond int64 when the row stride is huge (H = 1: any stride is
          * valid): the offsets are computed as unsigned integers, which wrap, and are
          * exact for the rows inside the input. */
-        const uintptr_t xk = (uintptr_t)x + ((uintptr_t)tp.c_off + (uintptr_t)tp.dy * (uintptr_t)xs2 +
-                                             (uintptr_t)ix0) *
-                                                (uintptr_t)sizeof(float);
+        const uintptr_t xk =
+            (uintptr_t)x +
+            ((uintptr_t)tp.c_off + (uintptr_t)tp.dy * (uintptr_t)xs2 + (uintptr_t)ix0) *
+                (uintptr_t)sizeof(float);
         for (int64_t si = 0; si < nsegs; si++) {
             const tconv_im2col_seg *s = &segs[si];
             const bool ok = (uint64_t)(s->qy + tp.dy) < (uint64_t)h;
@@ -165,15 +167,12 @@ void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const floa
     }
 }
 
-/* 16 values of each phase become 32 contiguous outputs: two two-source permutes
- * (even lanes from c0, odd from c1) and two stores, masked at the end of the run.
+/* 16 values of each phase become 32 contiguous outputs (tconv__interleave_avx512)
+ * and two stores, masked at the end of the run.
  * Reads up to 15 floats past the end of each C run (see im2col.h). */
 void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const float *c1,
                               int64_t ldc, int64_t m, int64_t len)
 {
-    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi =
-        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     for (int64_t co = 0; co < m; co++) {
         float *yd = y + co * ys_co;
         const float *s0 = c0 + co * ldc, *s1 = c1 + co * ldc;
@@ -181,11 +180,12 @@ void tconv__pair_store_avx512(float *y, int64_t ys_co, const float *c0, const fl
             const int64_t n = len - t0;
             /* whole-vector loads: a masked load cannot take its data from the store
              * buffer, and the C block was written just before */
-            const __m512 a = _mm512_loadu_ps(s0 + t0), b = _mm512_loadu_ps(s1 + t0);
-            _mm512_mask_storeu_ps(yd + 2 * t0, lanes(0, 2 * n), _mm512_permutex2var_ps(a, lo, b));
+            __m512 lo, hi;
+            tconv__interleave_avx512(_mm512_loadu_ps(s0 + t0), _mm512_loadu_ps(s1 + t0), &lo,
+                                     &hi);
+            _mm512_mask_storeu_ps(yd + 2 * t0, lanes(0, 2 * n), lo);
             if (n > 8)
-                _mm512_mask_storeu_ps(yd + 2 * t0 + 16, lanes(0, 2 * n - 16),
-                                      _mm512_permutex2var_ps(a, hi, b));
+                _mm512_mask_storeu_ps(yd + 2 * t0 + 16, lanes(0, 2 * n - 16), hi);
         }
     }
 }
