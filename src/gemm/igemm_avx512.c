@@ -14,7 +14,7 @@
  * FMAs); this way they are set once per tap. As the second phase of a stride-2 column
  * pair (gemm.h: pair_c0), a kernel writes the output itself, its values interleaved
  * with the first phase's from registers, instead of a C block that a pass of stores
- * would interleave (grp4, srgan, unet_up2: 1.02-1.06x at 1 thread, in process).
+ * would interleave (grp4, srgan, unet_up2: 1.02-1.06x on medians at 1 thread, in process).
  *
  * One body serves both kernels: rows and vectors are guarded by the compile-time
  * constants mr and nv, and each call below instantiates it for one shape;

@@ -143,7 +143,8 @@ typedef struct plan_geom {
  * tiles of a group read, rows contiguous) fit in L1 beside A and C: then the copy buys
  * nothing and costs its writes (small_b1 1.19x, fcn_up 1.12x at 1 thread). Larger
  * inputs read in place ran 0.74-0.88x of the flat copy (s1_k3 0.74, unet_up2 0.81,
- * dcgan4 0.85, grp4 0.88; dcgan3 0.93-1.03, noise: one A/B at 1 thread). The worst
+ * dcgan4 0.85, grp4 0.88: one A/B at 1 thread; dcgan3 0.93, 1.03 and 1.22 in three at
+ * 1 thread, the 1.22 crowded, 0.94-0.99 at 2: unresolved, it copies). The worst
  * have channel strides that are multiples of 4 KiB, which would put every channel's
  * vectors in the same L1 sets (the copy's plane stride avoids that); this machine has
  * no cache counters to confirm it. */
