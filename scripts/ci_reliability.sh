@@ -16,7 +16,6 @@
 # SPDX-License-Identifier: MIT
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 FUZZ_SECONDS=${TCONV_FUZZ_SECONDS:-120}
 JOBS=${TCONV_CI_JOBS:-$(nproc)}
 T0=$(date +%s)
@@ -26,18 +25,8 @@ declare -A SECS RESULT
 # --- dependencies (Debian 12 package names) ---------------------------------------
 PKGS=(gcc clang libclang-rt-14-dev valgrind meson ninja-build pkg-config libcmocka-dev
       python3)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "ci_reliability: installing ${missing[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
-fi
+source scripts/deps.sh
+deps_install ci_reliability "${PKGS[@]}"
 
 # Configures a build directory, or reconfigures it when it exists.
 setup() {

@@ -23,9 +23,9 @@ if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
     exit 1
 fi
 
-deb_installed() { # true if the Debian package is installed (not merely known to dpkg)
-    command -v dpkg-query >/dev/null 2>&1 &&
-        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+source scripts/deps.sh
+deb_installed() { # true if the Debian package is installed for this machine
+    command -v dpkg-query >/dev/null 2>&1 && deps_installed "$1"
 }
 
 missing=()

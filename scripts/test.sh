@@ -16,17 +16,8 @@ shift || true
 # --- dependencies (Debian package names) ------------------------------------------
 PKGS=(gcc g++ meson ninja-build pkg-config libcmocka-dev libpng-dev python3 python3-numpy
       python3-torch cargo binutils)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "scripts/test.sh: installing ${missing[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/deps.sh
+deps_install scripts/test.sh "${PKGS[@]}"
 
 # --- build and test ------------------------------------------------------------------
 if [ -f "$BUILD/build.ninja" ]; then

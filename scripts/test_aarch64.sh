@@ -15,26 +15,15 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build-aarch64}
 shift || true
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+source scripts/deps.sh
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  $SUDO dpkg --add-architecture arm64
-  NEED_UPDATE=1
+  SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  "${SUDO[@]}" dpkg --add-architecture arm64 # deps_install's apt-get update reads it
 fi
-PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user
-      meson ninja-build pkgconf python3 libc6:arm64 libcmocka-dev:arm64)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ] || [ -n "${NEED_UPDATE:-}" ]; then
-  echo "scripts/test_aarch64.sh: installing ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  if [ ${#missing[@]} -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null
-  fi
-fi
+deps_install scripts/test_aarch64.sh gcc-aarch64-linux-gnu g++-aarch64-linux-gnu \
+  binutils-aarch64-linux-gnu qemu-user meson ninja-build pkgconf python3 libc6:arm64 \
+  libcmocka-dev:arm64
 
 CROSS=scripts/cross/aarch64-linux-gnu.ini
 if [ -f "$BUILD/build.ninja" ]; then
