@@ -6,10 +6,19 @@
  * calls (a network's layers) then start without a wake-up through the kernel, which
  * costs 10-20 us on a virtual machine. One job runs at a time; tasks are handed out by
  * an atomic counter, so the split of tasks among threads varies, but each task writes
- * its own outputs and results never depend on it. A caller that finds the pool busy runs its job alone
- * rather than waiting (no deadlock when an application calls tconv from many threads,
- * or from inside a task). At process exit (shared-library destructor) the workers are
- * stopped and joined, so leak checkers see no lost thread.
+ * its own outputs and results never depend on it. A caller that finds the pool busy
+ * runs its job alone rather than waiting (no deadlock when an application calls tconv
+ * from many threads, or from inside a task). At process exit (shared-library
+ * destructor) the workers are stopped and joined, so leak checkers see no lost thread.
+ *
+ * A job is one atomic word (P.job: generation, workers in it, places left). A worker
+ * joins by taking a place with a compare-and-swap and leaves with a subtraction; the
+ * caller, once it has run out of tasks, closes the places and waits only for the
+ * workers that joined. So a worker that is slow to wake never holds the caller up, and
+ * neither side takes the mutex on the way in or out while the other is watching: the
+ * mutex and condition variables serve only a worker that went to sleep, and a caller
+ * that stopped spinning (a sleeping thread woken through the kernel costs more than a
+ * small job).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -27,23 +36,33 @@
  * before sleeping (nanoseconds). */
 #define SPIN_NS 100000
 
+/* P.job: bits 24-63 the job's generation, 12-23 the workers in it, 0-11 the places
+ * still open to workers (MAX_WORKERS < 4096). */
+#define JOB_GEN(w)  ((w) >> 24)
+#define JOB_IN(w)   (((w) >> 12) & 0xfff)
+#define JOB_OPEN(w) ((w)&0xfff)
+#define JOB_ONE_IN  ((uint64_t)1 << 12)
+
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* a new generation (job) or shutdown */
-    pthread_cond_t done; /* the last participating worker left the job */
+    pthread_cond_t wake; /* a new job or shutdown, for sleeping workers */
+    pthread_cond_t done; /* the last worker left a closed job, for a sleeping caller */
     pthread_t threads[MAX_WORKERS];
-    uint64_t start_gen[MAX_WORKERS]; /* generation at each worker's creation */
     int nthreads;
-    bool busy;
+    bool busy;                  /* a caller owns the pool (under mu) */
+    int sleepers;               /* workers waiting on wake (under mu) */
+    atomic_bool caller_waiting; /* the caller waits on done */
     atomic_bool shutdown;
-    _Atomic uint64_t gen; /* written under mu; read without it only to spin */
-    int want;             /* workers (by index) that take part in the current job */
-    atomic_int active;    /* participating workers not yet finished */
+    _Atomic uint64_t job;
+    /* the current job, written by its caller before it publishes P.job (release) and
+     * read by workers only after they joined (acquire) */
     tconv_task_fn fn;
     void *ctx;
     int64_t n;
     atomic_llong next;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .wake = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER};
 
 static void run_tasks(tconv_task_fn fn, void *ctx, int64_t n)
 {
@@ -86,44 +105,54 @@ static bool spin_until(bool (*done)(const void *), const void *arg)
 
 static bool new_job(const void *seen)
 {
-    return atomic_load_explicit(&P.gen, memory_order_relaxed) != *(const uint64_t *)seen ||
+    return JOB_GEN(atomic_load_explicit(&P.job, memory_order_relaxed)) !=
+               *(const uint64_t *)seen ||
            atomic_load_explicit(&P.shutdown, memory_order_relaxed);
 }
 
-static bool workers_done(const void *unused)
+static bool job_empty(const void *unused)
 {
     (void)unused;
-    return atomic_load_explicit(&P.active, memory_order_acquire) == 0;
+    return JOB_IN(atomic_load_explicit(&P.job, memory_order_acquire)) == 0;
+}
+
+/* Takes a place in job generation gen if one is open; false if the job is closed or
+ * already another. */
+static bool join(uint64_t gen)
+{
+    uint64_t w = atomic_load_explicit(&P.job, memory_order_relaxed);
+    while (JOB_GEN(w) == gen && JOB_OPEN(w) > 0)
+        if (atomic_compare_exchange_weak_explicit(&P.job, &w, w - 1 + JOB_ONE_IN,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
 }
 
 static void *worker_main(void *arg)
 {
-    const int idx = (int)(intptr_t)arg;
-    pthread_mutex_lock(&P.mu);
-    uint64_t seen = P.start_gen[idx];
-    pthread_mutex_unlock(&P.mu);
+    uint64_t seen = (uint64_t)(uintptr_t)arg; /* the generation when it was created */
     for (;;) {
-        spin_until(new_job, &seen);
-        pthread_mutex_lock(&P.mu);
-        while (atomic_load(&P.gen) == seen && !atomic_load(&P.shutdown))
-            pthread_cond_wait(&P.wake, &P.mu);
-        if (atomic_load(&P.shutdown)) {
+        if (!spin_until(new_job, &seen)) {
+            pthread_mutex_lock(&P.mu);
+            while (!new_job(&seen)) {
+                P.sleepers++;
+                pthread_cond_wait(&P.wake, &P.mu);
+                P.sleepers--;
+            }
             pthread_mutex_unlock(&P.mu);
+        }
+        if (atomic_load(&P.shutdown))
             break;
-        }
-        seen = atomic_load(&P.gen);
-        if (idx >= P.want) {
-            pthread_mutex_unlock(&P.mu);
-            continue;
-        }
-        tconv_task_fn fn = P.fn;
-        void *ctx = P.ctx;
-        int64_t n = P.n;
-        pthread_mutex_unlock(&P.mu);
-        run_tasks(fn, ctx, n);
-        /* the last one out wakes a caller that stopped spinning; signalled under the
-         * lock, so that it cannot fall between the caller's check and its wait */
-        if (atomic_fetch_sub_explicit(&P.active, 1, memory_order_acq_rel) == 1) {
+        seen = JOB_GEN(atomic_load_explicit(&P.job, memory_order_relaxed));
+        if (!join(seen))
+            continue; /* the caller has finished without us */
+        run_tasks(P.fn, P.ctx, P.n);
+        /* Leave. A caller asleep on done is woken by the last one out; seq_cst on both
+         * sides (here the subtraction and the flag's load, there the flag's store and
+         * the job's load) so that one of the two sees the other. */
+        const uint64_t before = atomic_fetch_sub(&P.job, JOB_ONE_IN);
+        if (JOB_IN(before) == 1 && atomic_load(&P.caller_waiting)) {
             pthread_mutex_lock(&P.mu);
             pthread_cond_signal(&P.done);
             pthread_mutex_unlock(&P.mu);
@@ -148,16 +177,16 @@ static bool spawn_refused(void)
     return left > 0;
 }
 
-/* With P.mu held: make at least `count` workers exist; returns how many do. */
+/* With P.mu held and no job running: make at least `count` workers exist; returns how
+ * many do. */
 static int grow(int count)
 {
     if (count > MAX_WORKERS)
         count = MAX_WORKERS;
+    const uint64_t gen = JOB_GEN(atomic_load(&P.job));
     while (P.nthreads < count) {
-        int idx = P.nthreads;
-        P.start_gen[idx] = atomic_load(&P.gen);
-        if (spawn_refused() ||
-            pthread_create(&P.threads[idx], NULL, worker_main, (void *)(intptr_t)idx) != 0)
+        if (spawn_refused() || pthread_create(&P.threads[P.nthreads], NULL, worker_main,
+                                              (void *)(uintptr_t)gen) != 0)
             break; /* run with the workers we have */
         P.nthreads++;
     }
@@ -184,10 +213,12 @@ tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task
                 P.ctx = ctx;
                 P.n = n;
                 atomic_store_explicit(&P.next, 0, memory_order_relaxed);
-                P.want = helpers;
-                atomic_store(&P.active, helpers);
-                atomic_fetch_add(&P.gen, 1);
-                pthread_cond_broadcast(&P.wake);
+                /* no worker is in a job here: the last caller waited for them */
+                const uint64_t gen = JOB_GEN(atomic_load(&P.job)) + 1;
+                atomic_store_explicit(&P.job, gen << 24 | (uint64_t)helpers,
+                                      memory_order_release);
+                if (P.sleepers > 0)
+                    pthread_cond_broadcast(&P.wake);
             }
         }
         pthread_mutex_unlock(&P.mu);
@@ -198,10 +229,19 @@ tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task
         return TCONV_OK;
     }
     run_tasks(fn, ctx, n);
-    spin_until(workers_done, NULL);
+    /* close the places nobody took, then wait for the workers that joined */
+    uint64_t w = atomic_load(&P.job);
+    while (!atomic_compare_exchange_weak(&P.job, &w, w & ~(uint64_t)0xfff))
+        ;
+    if (!spin_until(job_empty, NULL)) {
+        pthread_mutex_lock(&P.mu);
+        atomic_store(&P.caller_waiting, true);
+        while (JOB_IN(atomic_load(&P.job)) > 0)
+            pthread_cond_wait(&P.done, &P.mu);
+        atomic_store(&P.caller_waiting, false);
+        pthread_mutex_unlock(&P.mu);
+    }
     pthread_mutex_lock(&P.mu);
-    while (atomic_load(&P.active) > 0)
-        pthread_cond_wait(&P.done, &P.mu);
     P.busy = false;
     pthread_mutex_unlock(&P.mu);
     return TCONV_OK;

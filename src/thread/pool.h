@@ -42,8 +42,9 @@ int tconv__default_threads(void);
 /* A call's thread count: `requested` if > 0, else the default. */
 int tconv__resolve_threads(int requested);
 
-/* Waking a sleeping worker costs 10-20 us (one that is still watching for work after
- * its last job, about 1), so a problem too small to share runs on fewer threads: at
+/* Sharing a job costs about 0.5 us while the workers still watch for work after their
+ * last job, 3-4 us once they sleep (the caller wakes them and runs the tasks without
+ * waiting for them to wake), so a problem too small to share runs on fewer threads: at
  * most one per min_flops_per_thread of work (results do not depend on the count). Pure. */
 int tconv__threads_for_work(int threads, double flops, double min_flops_per_thread);
 
@@ -54,7 +55,8 @@ int tconv__threads_for_work(int threads, double flops, double min_flops_per_thre
  * 2 ms between calls, so that the worker sleeps): fcn_up (3.6 MFLOP) at 2 threads
  * 1.5x faster than on one back to back, 0.94-1.04x cold; small_b1 (0.3 MFLOP) 1.15x
  * back to back but 3x slower cold; dw_k4s2 (8.4 MFLOP) 1.6x either way. At 1.5 MFLOP
- * per thread a cold call about breaks even and a warm one gains. */
+ * per thread a cold call about breaks even and a warm one gains. (Measured when a call
+ * still waited for sleeping workers to wake, 10-40 us; cold calls now cost less.) */
 #define TCONV_MIN_FLOPS_PER_THREAD_DEFAULT 1.5e6
 double tconv__min_flops_per_thread(void);
 

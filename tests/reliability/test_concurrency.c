@@ -9,6 +9,11 @@
  * name that thread's own values. Every result must be bit-identical to the
  * single-threaded result of the same algorithm, computed before the threads start.
  * The pool is shared, so this also exercises "busy pool: run alone" under contention.
+ * test_pool_jobs drives the pool itself (tconv__parallel_for): every task of every job
+ * runs exactly once and has run when the call returns, whether the workers are
+ * watching for work (back to back), asleep (a pause longer than their watch), or late
+ * (the caller may finish without them), with several callers at once and calls from
+ * inside tasks.
  *
  * Built with -Db_sanitize=thread (scripts/ci_reliability.sh) this is the data-race
  * check; TCONV_TEST_ITERS scales the work (default 200 iterations per thread).
@@ -27,6 +32,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "thread/pool.h"
 
 #define NTHREADS 8
 #define NPROB 3
@@ -346,11 +352,90 @@ static void test_many_threads(void **state)
     assert_int_equal(atomic_load(&nested_failures), 0);
 }
 
+/* --- the pool's protocol ---------------------------------------------------------- */
+
+#define POOL_MAX_TASKS 64
+
+typedef struct pool_job {
+    atomic_int runs[POOL_MAX_TASKS];
+    int depth; /* 1: each task also runs a job of its own (the pool is busy: alone) */
+    atomic_int nested_bad;
+} pool_job;
+
+static void pool_task(void *ctx, int64_t i)
+{
+    pool_job *j = ctx;
+    atomic_fetch_add(&j->runs[i], 1);
+    if (j->depth > 0 && i % 7 == 0) {
+        pool_job inner;
+        memset(&inner, 0, sizeof inner);
+        tconv__parallel_for(NULL, 2, pool_task, &inner, 5);
+        for (int k = 0; k < 5; k++)
+            if (atomic_load(&inner.runs[k]) != 1)
+                atomic_fetch_add(&j->nested_bad, 1);
+    }
+}
+
+typedef struct pool_caller {
+    int id, iters, bad;
+} pool_caller;
+
+/* Runs `iters` jobs with varied sizes and thread counts; every 16th is preceded by a
+ * pause of 0.3 ms (longer than the workers' 0.1 ms watch, so they have gone to sleep). */
+static void *pool_caller_main(void *arg)
+{
+    pool_caller *c = arg;
+    uint64_t seed = 0x9e3779b97f4a7c15ULL * (uint64_t)(c->id + 1);
+    for (int it = 0; it < c->iters; it++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        const int n = 1 + (int)((seed >> 33) % POOL_MAX_TASKS);
+        const int threads = 1 + (int)((seed >> 45) % 4);
+        if (it % 16 == 15) {
+            struct timespec pause = {0, 300000};
+            nanosleep(&pause, NULL);
+        }
+        pool_job j;
+        memset(&j, 0, sizeof j);
+        j.depth = it % 5 == 0;
+        tconv__parallel_for(NULL, threads, pool_task, &j, n);
+        for (int i = 0; i < POOL_MAX_TASKS; i++)
+            if (atomic_load(&j.runs[i]) != (i < n)) {
+                c->bad++;
+                break;
+            }
+        c->bad += atomic_load(&j.nested_bad);
+    }
+    return NULL;
+}
+
+static void test_pool_jobs(void **state)
+{
+    (void)state;
+    const int iters = env_int("TCONV_TEST_ITERS", 200) * 5;
+    /* one caller alone (the pool never busy), then four at once */
+    for (int callers = 1; callers <= 4; callers += 3) {
+        pthread_t th[4];
+        pool_caller cs[4];
+        for (int i = 0; i < callers; i++) {
+            cs[i] = (pool_caller){.id = i, .iters = iters, .bad = 0};
+            assert_int_equal(pthread_create(&th[i], NULL, pool_caller_main, &cs[i]), 0);
+        }
+        int bad = 0;
+        for (int i = 0; i < callers; i++) {
+            pthread_join(th[i], NULL);
+            bad += cs[i].bad;
+        }
+        print_message("%d caller(s) x %d jobs: %d wrong\n", callers, iters, bad);
+        assert_int_equal(bad, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_baselines),
         cmocka_unit_test(test_many_threads),
+        cmocka_unit_test(test_pool_jobs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
