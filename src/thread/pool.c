@@ -14,11 +14,10 @@
  * A job is one atomic word (P.job: generation, workers in it, places left). A worker
  * joins by taking a place with a compare-and-swap and leaves with a subtraction; the
  * caller, once it has run out of tasks, closes the places and waits only for the
- * workers that joined. So a worker that is slow to wake never holds the caller up, and
- * neither side takes the mutex on the way in or out while the other is watching: the
- * mutex and condition variables serve only a worker that went to sleep, and a caller
- * that stopped spinning (a sleeping thread woken through the kernel costs more than a
- * small job).
+ * workers that joined. So a worker that is slow to wake never holds the caller up
+ * (a sleeping thread woken through the kernel costs more than a small job), and a
+ * worker takes the mutex only to sleep or to wake a caller that stopped spinning; the
+ * caller takes it to own the pool (P.busy), which no watching worker contends for.
  *
  * SPDX-License-Identifier: MIT
  */
