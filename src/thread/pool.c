@@ -37,10 +37,12 @@
 
 /* P.job: bits 24-63 the job's generation, 12-23 the workers in it, 0-11 the places
  * still open to workers (MAX_WORKERS < 4096). */
-#define JOB_GEN(w)  ((w) >> 24)
-#define JOB_IN(w)   (((w) >> 12) & 0xfff)
-#define JOB_OPEN(w) ((w)&0xfff)
-#define JOB_ONE_IN  ((uint64_t)1 << 12)
+#define JOB_GEN(w)    ((w) >> 24)
+#define JOB_IN(w)     (((w) >> 12) & 0xfff)
+#define JOB_OPEN_MASK ((uint64_t)0xfff)
+#define JOB_OPEN(w)   ((w)&JOB_OPEN_MASK)
+#define JOB_ONE_IN    ((uint64_t)1 << 12)
+#define JOB_NONE      UINT64_MAX /* a generation no job has (JOB_GEN < 2^40) */
 
 static struct {
     pthread_mutex_t mu;
@@ -130,7 +132,10 @@ static bool join(uint64_t gen)
 
 static void *worker_main(void *arg)
 {
-    uint64_t seen = (uint64_t)(uintptr_t)arg; /* the generation when it was created */
+    (void)arg;
+    /* none seen yet: a new worker looks at once for a job with places open (the one
+     * whose caller created it, usually) */
+    uint64_t seen = JOB_NONE;
     for (;;) {
         if (!spin_until(new_job, &seen)) {
             pthread_mutex_lock(&P.mu);
@@ -176,16 +181,14 @@ static bool spawn_refused(void)
     return left > 0;
 }
 
-/* With P.mu held and no job running: make at least `count` workers exist; returns how
- * many do. */
+/* With P.mu held: make at least `count` workers exist; returns how many do. */
 static int grow(int count)
 {
     if (count > MAX_WORKERS)
         count = MAX_WORKERS;
-    const uint64_t gen = JOB_GEN(atomic_load(&P.job));
     while (P.nthreads < count) {
-        if (spawn_refused() || pthread_create(&P.threads[P.nthreads], NULL, worker_main,
-                                              (void *)(uintptr_t)gen) != 0)
+        if (spawn_refused() ||
+            pthread_create(&P.threads[P.nthreads], NULL, worker_main, NULL) != 0)
             break; /* run with the workers we have */
         P.nthreads++;
     }
@@ -230,7 +233,7 @@ tconv_status tconv__parallel_for(const tconv_exec *exec, int threads, tconv_task
     run_tasks(fn, ctx, n);
     /* close the places nobody took, then wait for the workers that joined */
     uint64_t w = atomic_load(&P.job);
-    while (!atomic_compare_exchange_weak(&P.job, &w, w & ~(uint64_t)0xfff))
+    while (!atomic_compare_exchange_weak(&P.job, &w, w & ~JOB_OPEN_MASK))
         ;
     if (!spin_until(job_empty, NULL)) {
         pthread_mutex_lock(&P.mu);
