@@ -24,35 +24,17 @@ if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
 fi
 
 source scripts/deps.sh
-deb_installed() { # true if the Debian package is installed for this machine
-    command -v dpkg-query >/dev/null 2>&1 && deps_installed "$1"
-}
 
 missing=()
 command -v meson >/dev/null 2>&1 || missing+=(meson)
 command -v ninja >/dev/null 2>&1 || missing+=(ninja-build)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-if ! deb_installed libpng-dev && ! pkg-config --exists libpng 2>/dev/null; then
+if ! deps_installed libpng-dev && ! pkg-config --exists libpng 2>/dev/null; then
     missing+=(libpng-dev)
 fi
 
 if ((${#missing[@]} > 0)); then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "demo.sh: please install: ${missing[*]} (no apt-get on this system)" >&2
-        exit 1
-    fi
-    if [ "$(id -u)" -eq 0 ]; then
-        as_root=()
-    elif command -v sudo >/dev/null 2>&1; then
-        as_root=(sudo)
-    else
-        echo "demo.sh: need root (or sudo) to install: ${missing[*]}" >&2
-        exit 1
-    fi
-    say "installing ${missing[*]}"
-    ${as_root[@]+"${as_root[@]}"} apt-get update -qq
-    ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    deps_apt_install demo.sh "${missing[@]}" || exit 1
 else
     say "meson, ninja, pkg-config and libpng are installed"
 fi

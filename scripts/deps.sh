@@ -9,6 +9,8 @@
 #                         and fails, and libcmocka-dev:arm64 alone must not count.
 # deps_install TAG PKG... installs the missing ones with apt-get, as root or through
 #                         sudo; TAG names the caller in messages.
+# deps_apt_install TAG PKG...  installs these packages (no check) with apt-get.
+# deps_as_root TAG CMD... runs CMD as root: directly, or through sudo.
 
 deps_installed() {
     local name=${1%%:*} want=${1#*:}
@@ -17,27 +19,38 @@ deps_installed() {
         awk -v w="$want" '$3 == "installed" && ($4 == w || $4 == "all") { f = 1 } END { exit !f }'
 }
 
+deps_as_root() {
+    local tag=$1
+    shift
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "$tag: need root (or sudo) to run: $*" >&2
+        return 1
+    fi
+}
+
 deps_install() {
     local tag=$1 p
     shift
-    local missing=() sudo=()
+    local missing=()
     for p in "$@"; do
         deps_installed "$p" || missing+=("$p")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
+    [ ${#missing[@]} -eq 0 ] || deps_apt_install "$tag" "${missing[@]}"
+}
+
+deps_apt_install() {
+    local tag=$1
+    shift
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "$tag: please install: ${missing[*]} (no apt-get on this system)" >&2
+        echo "$tag: please install: $* (no apt-get on this system)" >&2
         return 1
     fi
-    if [ "$(id -u)" -ne 0 ]; then
-        if ! command -v sudo >/dev/null 2>&1; then
-            echo "$tag: need root (or sudo) to install: ${missing[*]}" >&2
-            return 1
-        fi
-        sudo=(sudo)
-    fi
-    echo "$tag: installing ${missing[*]}" >&2
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "$tag: installing $*" >&2
+    deps_as_root "$tag" apt-get update -qq &&
+        deps_as_root "$tag" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }

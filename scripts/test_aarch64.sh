@@ -17,9 +17,8 @@ shift || true
 
 source scripts/deps.sh
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  SUDO=()
-  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-  "${SUDO[@]}" dpkg --add-architecture arm64 # deps_install's apt-get update reads it
+  # deps_install's apt-get update then fetches the arm64 package lists
+  deps_as_root scripts/test_aarch64.sh dpkg --add-architecture arm64
 fi
 deps_install scripts/test_aarch64.sh gcc-aarch64-linux-gnu g++-aarch64-linux-gnu \
   binutils-aarch64-linux-gnu qemu-user meson ninja-build pkgconf python3 libc6:arm64 \
@@ -32,5 +31,5 @@ else
   meson setup "$BUILD" --cross-file "$CROSS" -Dwerror=true "$@" >/dev/null
 fi
 ninja -C "$BUILD"
-# Emulated code runs 5-50x slower: each test's timeout is multiplied.
+# Emulated code runs slower: each test's timeout is multiplied.
 meson test -C "$BUILD" --print-errorlogs --timeout-multiplier 10
