@@ -134,7 +134,8 @@ void TCONV_DIRECT_ISA(tconv__direct_clrow_f32)(const tconv_direct_clrow *r)
     const int64_t sw = c->sw, yw = r->yw, nb = r->nb;
     int32_t g = 0;
     for (int64_t p = 0; p < sw && p < r->wout; p++) {
-        const int64_t nq = (r->wout - p + sw - 1) / sw;
+        /* outputs p, p + sw, ... below wout (p < wout here; no "+ sw - 1": sw may be huge) */
+        const int64_t nq = (r->wout - p - 1) / sw + 1;
         float *y = r->y + p * yw;
         while (g < c->ngroups && c->g_phase[g] < p)
             g++;
