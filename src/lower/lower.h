@@ -49,10 +49,10 @@ double tconv__phase_efficiency(const tconv_shape *s);
 bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa);
 
 /* The direct feed's tiles for this shape at this ISA (tests check that each way of
- * cutting them is exercised): images per tile and tiles per image; 0 and 0 when no
- * phase is fed directly. Pure. */
+ * cutting them is exercised): images per tile, tiles per image and vectors per tile
+ * (an image's when whole images); all 0 when no phase is fed directly. Pure. */
 void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
-                               int64_t *tiles_per_img);
+                               int64_t *tiles_per_img, int64_t *per_tile);
 
 /* Does the direct feed read the input in place for this shape at this ISA (when the
  * call's input rows are contiguous), rather than from copies? Pure. */

@@ -289,13 +289,14 @@ bool tconv__phase_direct_only(const tconv_shape *s, tconv_isa isa)
 }
 
 void tconv__phase_direct_tiles(const tconv_shape *s, tconv_isa isa, int64_t *imgs,
-                               int64_t *tiles_per_img)
+                               int64_t *tiles_per_img, int64_t *per_tile)
 {
     const plan_geom *g = query_geometry(s, isa);
-    *imgs = *tiles_per_img = 0;
+    *imgs = *tiles_per_img = *per_tile = 0;
     if (g && g->copy_bytes > 0) {
         *imgs = g->cg.imgs;
         *tiles_per_img = g->cg.tiles_per_img;
+        *per_tile = g->cg.per_tile;
     }
 }
 

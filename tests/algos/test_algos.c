@@ -369,30 +369,30 @@ static void test_direct_tiles(void **state)
     (void)state;
     if (!tconv__igemm_kernel(TCONV_ISA_AVX512, 8))
         skip();
-    int64_t imgs, per_img;
+    int64_t imgs, per_img, per_tile;
     tconv_shape s = {.n = 67, .cin = 4, .h = 4, .w = 4, .cout = 8, .kh = 2, .kw = 2,
                      .hout = 8, .wout = 8, .groups = 1, .cin_g = 4, .cout_g = 8,
                      .sh = 2, .sw = 2, .dh = 1, .dw = 1};
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
     assert_true(imgs > 1 && per_img == 1);
     assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     s = (tconv_shape){.n = 1, .cin = 16, .h = 13, .w = 37, .cout = 16, .kh = 3, .kw = 3,
                       .hout = 26, .wout = 74, .groups = 1, .cin_g = 16, .cout_g = 16,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
     assert_true(imgs == 1 && per_img > 1);
     assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     s = (tconv_shape){.n = 1, .cin = 16, .h = 13, .w = 19, .cout = 16, .kh = 3, .kw = 3,
                       .hout = 13, .wout = 19, .groups = 1, .cin_g = 16, .cout_g = 16,
                       .sh = 1, .sw = 1, .ph = 2, .pw = 2, .dh = 2, .dw = 2};
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
     assert_true(imgs == 1 && per_img > 1);
     assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     /* a phase wider than the input (k5, no padding): copies */
     s = (tconv_shape){.n = 3, .cin = 8, .h = 9, .w = 11, .cout = 16, .kh = 5, .kw = 5,
                       .hout = 13, .wout = 15, .groups = 1, .cin_g = 8, .cout_g = 16,
                       .sh = 1, .sw = 1, .dh = 1, .dw = 1};
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
     assert_true(imgs >= 1);
     assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     assert_false(tconv__phase_copies_flat(&s, TCONV_ISA_AVX512)); /* zero-padded */
@@ -467,20 +467,28 @@ static void test_direct_tiles(void **state)
     s = (tconv_shape){.n = 1, .cin = 64, .h = 8, .w = 200, .cout = 8, .kh = 2, .kw = 2,
                       .hout = 16, .wout = 400, .groups = 1, .cin_g = 64, .cout_g = 8,
                       .sh = 2, .sw = 2, .dh = 1, .dw = 1};
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
-    assert_true(imgs == 1 && per_img == 17);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
+    assert_true(imgs == 1 && per_img == 17 && per_tile == 6);
     assert_false(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512)); /* 400 KB of input */
     assert_true(tconv__phase_copies_flat(&s, TCONV_ISA_AVX512));
     s.cin = s.cin_g = 2048;
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
-    assert_true(imgs == 1 && per_img == 34);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
+    assert_true(imgs == 1 && per_img == 34 && per_tile == 3);
+    /* small_b1: 4 vectors (8x8 points), 32 units wanted: one igemm column (3 vectors)
+     * per tile would leave 3 + 1; the runs are 2 + 2, so two threads share it evenly */
+    s = (tconv_shape){.n = 1, .cin = 16, .h = 8, .w = 8, .cout = 16, .kh = 3, .kw = 3,
+                      .hout = 8, .wout = 8, .groups = 1, .cin_g = 16, .cout_g = 16,
+                      .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
+    assert_true(imgs == 1 && per_img == 2 && per_tile == 2);
+    assert_true(tconv__phase_direct_inplace(&s, TCONV_ISA_AVX512));
     s = (tconv_shape){.n = 1, .cin = 512, .h = 1, .w = 100, .cout = 8, .kh = 3, .kw = 3,
                       .hout = 1, .wout = 100, .groups = 1, .cin_g = 512, .cout_g = 8,
                       .sh = 1, .sw = 1, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
     assert_true(imgs == 0 && per_img == 0);
     s.cin = s.cin_g = 64;
-    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img);
+    tconv__phase_direct_tiles(&s, TCONV_ISA_AVX512, &imgs, &per_img, &per_tile);
     assert_true(imgs == 1);
 }
 
