@@ -76,10 +76,6 @@ static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, plan_geo
     /* one K block of one panel (the GEMM splits K into equal blocks of at most kc) */
     g->b_floats = (size_t)(g->kmax < gk->kc ? g->kmax : gk->kc) * (size_t)nr;
     g->c_floats = (size_t)s->cout_g * (size_t)g->ldc;
-    /* the direct feed's two MR x 48 C blocks live there too */
-    if (g->c_floats < (size_t)(2 * DIRECT_C_BLOCK))
-        g->c_floats = (size_t)(2 * DIRECT_C_BLOCK);
-    g->c_floats += 16; /* the store functions read up to 15 floats past a run */
     g->pairs = s->sw == 2;
 }
 
@@ -166,7 +162,7 @@ static int64_t runs_per_vector(int64_t wp)
  * large as any call on the shape uses, whatever its views' strides: a plan's query).
  * The direct feed's copy of its tile's part of the grid comes first, if the call
  * copies; direct_only: every phase is fed directly, so no B panel, no panel starts,
- * and only the MR x 48 C blocks of direct_tile (one per phase of a column pair, plus
+ * and only the C blocks of direct_tile (direct_c, one per phase of a column pair, plus
  * the store functions' slack) instead of a C tile; its runs and tap offsets are as
  * many as its vectors and phases have. */
 static slot_layout layout(const plan_geom *g, const tconv_problem *call)
@@ -185,7 +181,7 @@ static slot_layout layout(const plan_geom *g, const tconv_problem *call)
             offs = pair * taps > offs ? pair * taps : offs;
         }
     }
-    const size_t c_floats = direct_only ? (size_t)(pair * DIRECT_C_BLOCK + 16) : g->c_floats;
+    const size_t c_floats = direct_only ? (size_t)pair * g->direct_c + 16 : g->c_floats;
     const int64_t segs = direct_only || runs > max_segs(g->nc, nr) ? runs : max_segs(g->nc, nr);
     const size_t taps = direct_only ? 0 : (size_t)g->kmax * sizeof(tconv_im2col_tap);
     slot_layout l;
@@ -226,6 +222,17 @@ static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
         g->copy_bytes = tconv__phase_direct_geometry(s, g);
         g->direct_only = false;
     }
+    /* the direct feed's C blocks (DIRECT_ROWS, a multiple of either MR) live in the C
+     * tile's place too, one per phase of a column pair; the store functions read up to
+     * 15 floats past a run */
+    g->direct_c = 0;
+    if (g->copy_bytes > 0) {
+        const int64_t mr = g->ik->mr, rows = (s->cout_g + mr - 1) / mr * mr;
+        g->direct_c = (size_t)(rows < DIRECT_ROWS ? rows : DIRECT_ROWS) * (size_t)(g->ik->nv * 16);
+    }
+    if (g->c_floats < 2 * g->direct_c)
+        g->c_floats = 2 * g->direct_c;
+    g->c_floats += 16;
     for (int i = 0; i < g->nph; i++) {
         phase *p = &g->ph[i];
         p->a_off = g->a_group;

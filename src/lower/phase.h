@@ -74,6 +74,7 @@ typedef struct plan_geom {
     int64_t nc;                   /* column tile, multiple of NR */
     int64_t ldc;                  /* row stride of the C tile */
     size_t b_floats, c_floats;    /* per-slot workspace: a B panel block, the C tile */
+    size_t direct_c;              /* floats of the direct feed's C blocks, per phase */
     const tconv_gemm_kernel *gk;  /* the packed feed's GEMM kernel */
     const tconv_igemm_kernel *ik; /* the direct feed's kernel, NULL: none */
     bool pairs;                   /* stride 2 across: column phases may be stored in pairs */
@@ -95,8 +96,11 @@ typedef struct plan_geom {
 /* Work units both feeds aim for (tiles x groups), so that two or more threads end
  * together. */
 #define MIN_UNITS 32
-/* Floats of one C block of the direct feed: MR x 16*NV of either igemm kernel. */
-#define DIRECT_C_BLOCK (8 * 48)
+/* The direct feed computes up to DIRECT_ROWS rows of C (output channels) per pass over
+ * a vector group: each channel block of B, read from L2 once, then serves every row
+ * panel of the pass from L1, while the panels' C blocks wait in the slot. Rows of C
+ * per pass times 16*NV: direct_c of plan_geom. */
+#define DIRECT_ROWS 64
 
 /* The largest copy a unit makes (bytes, per thread): tiles of many channels or wide
  * rows are cut shorter to stay within it (the copy must stay in L2 beside the A panels

@@ -444,9 +444,9 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const float *bias = packed + g->bias_off + gi * s->cout_g;
     const tconv_igemm_kernel *ik = g->ik;
     const int64_t m = s->cout_g, mr = ik->mr, ldc = ik->nv * VW;
-    float *cblk[2] = {(float *)(slot + r->l.c), (float *)(slot + r->l.c) + mr * ldc};
+    float *cblk[2] = {(float *)(slot + r->l.c), (float *)(slot + r->l.c) + g->direct_c};
     const float *ap[2];
-    int64_t *off[2], ntaps[2], chb[2];
+    int64_t *off[2], ntaps[2];
     off[0] = (int64_t *)(slot + r->l.taps);
     for (int q = 0; q < nq; q++) {
         const phase *pq = &g->ph[qs[q]];
@@ -458,9 +458,11 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                 off[q][t2] = (pq->ty.d0 + ty * pq->ty.dstep + cg->top) * cg->wp + pq->tx.d0 +
                              tx * pq->tx.dstep + cg->gap;
         ap[q] = packed + (size_t)gi * g->a_group + pq->a_off;
-        /* channel blocks bound the C block's reloads; B is reread from L1/L2 */
-        chb[q] = KBLOCK_DIRECT / ntaps[q] > 0 ? KBLOCK_DIRECT / ntaps[q] : 1;
     }
+    /* channel blocks bound the C blocks' reloads; one size for both phases of a pair
+     * (the one with more taps sets it), which then share each block's B */
+    const int64_t most = nq == 2 && ntaps[1] > ntaps[0] ? ntaps[1] : ntaps[0];
+    const int64_t chb = KBLOCK_DIRECT / most > 0 ? KBLOCK_DIRECT / most : 1;
     const int64_t step = tconv__phase_column_step(pb, p);
     seg *runs = (seg *)(slot + r->l.segs); /* x_off: output offset, col: C column */
     const bool direct_out = flat && nq == 1 && s->sh == 1 && s->sw == 1 && p->wq == s->w &&
@@ -518,65 +520,85 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         bool pair_out = nq == 2 && nruns == nv;
         for (int64_t k = 0; pair_out && k < nruns; k++)
             pair_out = runs[k].len == VW && runs[k].col == k * VW;
-        for (int64_t i0 = m0; i0 < m1; i0 += mr) {
-            const int64_t mi = m1 - i0 < mr ? m1 - i0 : mr;
-            for (int q = 0; q < nq; q++)
-                for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb[q]) {
-                    const int64_t cn = s->cin_g - c0 < chb[q] ? s->cin_g - c0 : chb[q];
-                    tconv_igemm_b b;
-                    for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
-                        b.base[v] = base[v] + (uintptr_t)(c0 * cs * (int64_t)sizeof(float));
-                    b.cs = cs;
-                    for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++)
-                        b.mask[v] = vmask[q][v];
-                    const int64_t gc = gi * s->cin_g + c0; /* input channel of ch 0 */
-                    b.whole_lo = whole_lo - gc < 0 ? 0 : whole_lo - gc < cn ? whole_lo - gc : cn;
-                    b.whole_hi = whole_hi - gc < b.whole_lo ? b.whole_lo
-                                 : whole_hi - gc < cn      ? whole_hi - gc
-                                                           : cn;
-                    b.ntaps = ntaps[q];
-                    b.off = off[q];
-                    b.pf = ik->nv * VW; /* the B of the next igemm column */
-                    b.pair_c0 = NULL;
-                    if (pair_out && q == 1 && c0 + cn == s->cin_g) {
-                        b.pair_c0 = cblk[0];
-                        b.pair_ldc = ldc;
-                        for (int64_t k = 0; k < nruns; k++)
-                            b.pair_y[k] = pb->y + runs[k].x_off + i0 * pb->ys[1];
-                        b.pair_ys = pb->ys[1];
+        /* Passes of up to DIRECT_ROWS rows, in each the channel blocks outside the row
+         * panels: a block's B (both phases of a pair, which read the same lines) comes
+         * from L2 once per pass, then from L1 for every panel (panel by panel, it came
+         * from L2 for each: on a 32 KiB L1 a block's B and an A panel do not both
+         * stay); the panels' C blocks wait in the slot, and the stores follow. */
+        for (int64_t p0 = m0; p0 < m1; p0 += DIRECT_ROWS) {
+            const int64_t p1 = m1 - p0 < DIRECT_ROWS ? m1 : p0 + DIRECT_ROWS;
+            for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb) {
+                const int64_t cn = s->cin_g - c0 < chb ? s->cin_g - c0 : chb;
+                const int64_t gc = gi * s->cin_g + c0; /* input channel of ch 0 */
+                tconv_igemm_b b[2];
+                for (int q = 0; q < nq; q++) {
+                    for (int v = 0; v < TCONV_IGEMM_MAX_NV; v++) {
+                        b[q].base[v] = base[v] + (uintptr_t)(c0 * cs * (int64_t)sizeof(float));
+                        b[q].mask[v] = vmask[q][v];
                     }
-                    ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b, nv,
-                           yblk ? yblk + i0 * pb->ys[1] : cblk[q], yblk ? pb->ys[1] : ldc, mi,
-                           c0 == 0 ? bias + i0 : NULL, c0 > 0);
+                    b[q].cs = cs;
+                    b[q].whole_lo = whole_lo - gc < 0     ? 0
+                                    : whole_lo - gc < cn ? whole_lo - gc
+                                                         : cn;
+                    b[q].whole_hi = whole_hi - gc < b[q].whole_lo ? b[q].whole_lo
+                                    : whole_hi - gc < cn         ? whole_hi - gc
+                                                                 : cn;
+                    b[q].ntaps = ntaps[q];
+                    b[q].off = off[q];
+                    b[q].pf = ik->nv * VW; /* the B of the next igemm column */
+                    b[q].pair_c0 = NULL;
                 }
-            for (int64_t k = 0; !pair_out && k < nruns; k++) { /* pair_out: stored */
-                float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
-                const int64_t j = runs[k].col;
-                if (nq == 2)
-                    r->lk->pair_store(yrow, pb->ys[1], cblk[0] + j, cblk[1] + j, ldc, mi,
-                                      runs[k].len);
-                else
-                    r->lk->store(yrow, pb->ys[1], step, cblk[0] + j, ldc, mi, runs[k].len);
+                const bool pair_now = pair_out && c0 + cn == s->cin_g;
+                for (int64_t i0 = p0; i0 < p1; i0 += mr) {
+                    const int64_t mi = p1 - i0 < mr ? p1 - i0 : mr;
+                    for (int q = 0; q < nq; q++) {
+                        if (pair_now && q == 1) {
+                            b[1].pair_c0 = cblk[0] + (i0 - p0) * ldc;
+                            b[1].pair_ldc = ldc;
+                            for (int64_t k = 0; k < nruns; k++)
+                                b[1].pair_y[k] = pb->y + runs[k].x_off + i0 * pb->ys[1];
+                            b[1].pair_ys = pb->ys[1];
+                        }
+                        float *cq = yblk ? yblk + i0 * pb->ys[1] : cblk[q] + (i0 - p0) * ldc;
+                        ik->fn(cn, ap[q] + i0 * g->ph[qs[q]].k + c0 * mr, s->cin_g * mr, &b[q],
+                               nv, cq, yblk ? pb->ys[1] : ldc, mi, c0 == 0 ? bias + i0 : NULL,
+                               c0 > 0);
+                    }
+                }
             }
-            if (nruns > 0 && v0 + ik->nv < nvec && pb->ys[3] == 1) {
-                /* The output lines the next igemm column of this tile will write (when
-                 * it continues this row): asked for now, so that their reads-for-
-                 * ownership overlap its arithmetic instead of stalling its stores. Not
-                 * past the tile: the next tile's lines belong to another thread, which
-                 * this would take them from (fcn_up at 2 threads: 1.04-1.15x). Only
-                 * for rows of contiguous outputs: with channels last each line holds
-                 * one point, and the loop would ask for thousands (grp4: 72% of the
-                 * time). A hint: the addresses are computed as integers and never
-                 * dereferenced. */
-                const seg *last = &runs[nruns - 1];
-                const uintptr_t y0 = (uintptr_t)pb->y +
-                                     (uintptr_t)((last->x_off + i0 * pb->ys[1] + last->len * step) *
-                                                 (int64_t)sizeof(float));
-                for (int64_t co = 0; co < mi; co++)
-                    for (int64_t b2 = 0; b2 < ik->nv * VW * step; b2 += 16)
-                        __builtin_prefetch((const void *)(y0 + (uintptr_t)((co * pb->ys[1] + b2) *
-                                                                           (int64_t)sizeof(float))),
-                                           1, 3);
+            for (int64_t i0 = p0; i0 < p1; i0 += mr) {
+                const int64_t mi = p1 - i0 < mr ? p1 - i0 : mr;
+                const float *cb0 = cblk[0] + (i0 - p0) * ldc, *cb1 = cblk[1] + (i0 - p0) * ldc;
+                for (int64_t k = 0; !pair_out && k < nruns; k++) { /* pair_out: stored */
+                    float *yrow = pb->y + runs[k].x_off + i0 * pb->ys[1];
+                    const int64_t j = runs[k].col;
+                    if (nq == 2)
+                        r->lk->pair_store(yrow, pb->ys[1], cb0 + j, cb1 + j, ldc, mi, runs[k].len);
+                    else
+                        r->lk->store(yrow, pb->ys[1], step, cb0 + j, ldc, mi, runs[k].len);
+                }
+                if (nruns > 0 && v0 + ik->nv < nvec && pb->ys[3] == 1) {
+                    /* The output lines the next igemm column of this tile will write (when
+                     * it continues this row): asked for now, so that their reads-for-
+                     * ownership overlap its arithmetic instead of stalling its stores. Not
+                     * past the tile: the next tile's lines belong to another thread, which
+                     * this would take them from (fcn_up at 2 threads: 1.04-1.15x). Only
+                     * for rows of contiguous outputs: with channels last each line holds
+                     * one point, and the loop would ask for thousands (grp4: 72% of the
+                     * time). A hint: the addresses are computed as integers and never
+                     * dereferenced. */
+                    const seg *last = &runs[nruns - 1];
+                    const int64_t e0 = last->x_off + i0 * pb->ys[1] + last->len * step;
+                    const uintptr_t y0 =
+                        (uintptr_t)pb->y + (uintptr_t)(e0 * (int64_t)sizeof(float));
+                    for (int64_t co = 0; co < mi; co++)
+                        for (int64_t b2 = 0; b2 < ik->nv * VW * step; b2 += 16) {
+                            const int64_t e = co * pb->ys[1] + b2;
+                            __builtin_prefetch(
+                                (const void *)(y0 + (uintptr_t)(e * (int64_t)sizeof(float))), 1,
+                                3);
+                        }
+                }
             }
         }
     }
