@@ -228,7 +228,7 @@ static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
     g->direct_c = 0;
     if (g->copy_bytes > 0) {
         const int64_t mr = g->ik->mr, rows = (s->cout_g + mr - 1) / mr * mr;
-        g->direct_c = (size_t)(rows < DIRECT_ROWS ? rows : DIRECT_ROWS) * (size_t)(g->ik->nv * 16);
+        g->direct_c = (size_t)(rows < DIRECT_ROWS ? rows : DIRECT_ROWS) * (size_t)(g->ik->nv * VW);
     }
     if (g->c_floats < 2 * g->direct_c)
         g->c_floats = 2 * g->direct_c;

@@ -97,10 +97,12 @@ typedef struct plan_geom {
  * together. */
 #define MIN_UNITS 32
 /* The direct feed computes up to DIRECT_ROWS rows of C (output channels) per pass over
- * a vector group: each channel block of B, read from L2 once, then serves every row
- * panel of the pass from L1, while the panels' C blocks wait in the slot. Rows of C
- * per pass times 16*NV: direct_c of plan_geom. */
+ * a vector group, each channel block of B serving every row panel of the pass before
+ * the next block (so that it is read from memory once per pass, not once per panel),
+ * while the panels' C blocks wait in the slot. Rows of C per pass times 16*NV:
+ * direct_c of plan_geom. A multiple of every igemm kernel's MR (8 and 4). */
 #define DIRECT_ROWS 64
+_Static_assert(DIRECT_ROWS % 8 == 0, "passes must start on row panels of either igemm kernel");
 
 /* The largest copy a unit makes (bytes, per thread): tiles of many channels or wide
  * rows are cut shorter to stay within it (the copy must stay in L2 beside the A panels
@@ -129,8 +131,9 @@ typedef struct plan_geom {
  * unet_up1 0.97-0.98x, dcgan3 0.98-0.99x). */
 #define A_BLOCK_BYTES (1024 * 1024)
 
-/* Directly fed phases (igemm): K steps per call, in whole channels; the C block is
- * reloaded once per block (measured on dcgan4, unet_up2, s1_k3 with an earlier,
+/* Directly fed phases (igemm): K steps per call, in whole channels, counted on the
+ * phase of a column pair with more taps (both phases share the channel blocks); the C
+ * block is reloaded once per block (measured on dcgan4, unet_up2, s1_k3 with an earlier,
  * lane-masked version of the kernel: 64 lost 5-15%, 256 and 512 were within noise;
  * not remeasured since); and the least fraction of vector lanes that must hold
  * real columns (rows much narrower than a vector waste lanes; the packed feed wastes

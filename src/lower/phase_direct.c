@@ -521,10 +521,11 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
         for (int64_t k = 0; pair_out && k < nruns; k++)
             pair_out = runs[k].len == VW && runs[k].col == k * VW;
         /* Passes of up to DIRECT_ROWS rows, in each the channel blocks outside the row
-         * panels: a block's B (both phases of a pair, which read the same lines) comes
-         * from L2 once per pass, then from L1 for every panel (panel by panel, it came
-         * from L2 for each: on a 32 KiB L1 a block's B and an A panel do not both
-         * stay); the panels' C blocks wait in the slot, and the stores follow. */
+         * panels, so that a block's B (both phases of a pair read the same lines) is
+         * reread by every panel while it is still in L1; panel by panel, it came back
+         * from L2 for each (Cascade Lake, 32 KiB L1: dcgan2 1.06-1.08x, dcgan3, s1_k3
+         * 1.02-1.05x this way). The panels' C blocks wait in the slot; the stores follow
+         * the pass. */
         for (int64_t p0 = m0; p0 < m1; p0 += DIRECT_ROWS) {
             const int64_t p1 = m1 - p0 < DIRECT_ROWS ? m1 : p0 + DIRECT_ROWS;
             for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb) {

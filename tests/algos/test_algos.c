@@ -248,11 +248,13 @@ static void test_edge_shapes(void **state)
 
 /* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
  * which way each of these shapes takes and which read in place); with contiguous input
- * rows the first three and the last two read it in place (lane masks at the borders),
- * in the other layouts each tile copies the part of the input it reads, halo rows
- * included: flat (the input's pitch, the same lane masks) but for the phase wider than
- * the input (zero-padded rows); the last shape copies flat with contiguous rows too
- * (45 KiB a group's image: not read in place). */
+ * rows the first three, the sixth and seventh read it in place (lane masks at the
+ * borders), in the other layouts each tile copies the part of the input it reads, halo
+ * rows included: flat (the input's pitch, the same lane masks) but for the phase wider
+ * than the input (zero-padded rows); the eighth copies flat with contiguous rows too
+ * (45 KiB a group's image: not read in place). The last two have more output channels
+ * than one pass of the direct tile computes (DIRECT_ROWS): two passes, the second
+ * shorter, read in place or copied. */
 static void test_direct_tile_shapes(void **state)
 {
     (void)state;
@@ -266,6 +268,8 @@ static void test_direct_tile_shapes(void **state)
         {2, 8, 10, 20, 16, 3, 1, 3, 0, 1, 2, 0},  /* in place, taps reach 3 beyond the input */
         {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0},    /* in place, stride 3, some lanes spare */
         {2, 45, 16, 16, 16, 3, 2, 1, 1, 1, 1, 0}, /* copied flat, taps above and below */
+        {1, 16, 8, 16, 72, 4, 2, 1, 0, 1, 1, 0},  /* passes of 64 + 8 rows, column pairs */
+        {2, 16, 9, 20, 68, 3, 1, 1, 0, 1, 1, 0},  /* 64 + 4 rows, a half panel; igemm to y */
     };
     tu_rng r = tu_rng_seed(11);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -89,6 +89,8 @@ static const shape shapes[] = {
     {"pairs_of_9_taps", {2, 8, 6, 6, 16, 6, 2, 2, 0, 1, 1, 0}}, /* the last slot's tap offsets */
     {"flat_copy", {2, 40, 16, 16, 16, 3, 2, 1, 1, 1, 1, 0}}, /* 40 KiB an image: copied flat */
     {"flat_copy_s1", {2, 48, 12, 16, 16, 3, 1, 1, 0, 1, 1, 0}}, /* stride 1: igemm to y */
+    {"two_passes_pairs", {1, 16, 8, 16, 72, 4, 2, 1, 0, 1, 1, 0}}, /* C blocks of 64 + 8 rows */
+    {"two_passes_s1", {2, 16, 9, 20, 68, 3, 1, 1, 0, 1, 1, 0}},    /* 64 + 4 rows */
 };
 
 static size_t count(const int64_t *shape4)
