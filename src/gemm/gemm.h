@@ -118,8 +118,6 @@ typedef struct tconv_igemm_b {
     int64_t cs;         /* element distance between channels */
     int64_t ntaps;
     const int64_t *off; /* ntaps element offsets */
-    int64_t pf;         /* prefetch into L2 what lies pf elements after each B vector (the
-                         * caller's next tile); a hint, never dereferenced */
     /* Lane masks: mask[v] the ntaps masks of vector v ([0, nv) used), or mask[0] NULL:
      * none. Per vector, so that a table of every vector position's masks made once
      * (the phase path's, with its packed weights) serves every call. */

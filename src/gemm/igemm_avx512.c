@@ -36,9 +36,14 @@ const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
 };
 
 /* A is streamed once per column tile from L2; prefetch it ~256 floats ahead, as the
- * GEMM kernel does. B is prefetched into L2 b->pf elements ahead (the caller's next
- * column tile): its lines come from other pages than the current ones, which the
- * hardware prefetchers do not follow. */
+ * GEMM kernel does. B is not prefetched: the phase path calls the kernel once per row
+ * panel on the same B, from its own copy of the grid (in L2) or from a small input read
+ * in place. A prefetch of the caller's next column tile for every channel and vector
+ * (the kernel did that before) took 4 of the loop's 45 instructions, on a core that
+ * issues 4 per cycle against 24 FMAs in 12; without them (Cascade Lake, in process,
+ * alternated): unet_up1 1.18x, unet_up2 1.18x, srgan 1.15x, grp4 1.20x, fcn_up 1.17x,
+ * dcgan4 1.08x, dcgan5 1.09x at 1 thread, dcgan2, dcgan3, s1_k3, small_b1 1.00-1.05x;
+ * 1.01-1.25x at 2. */
 enum { PREFETCH_A = 256 };
 
 /* The 16 floats at p whose lanes are set in k (the others 0, and never read: a masked
@@ -241,7 +246,6 @@ igemm(const int mr, const int nv, const int masked, const int pair, int64_t chan
                     *p2 = (const float *)(b->base[2] + o), *p3 = (const float *)(b->base[3] + o),
                     *p4 = (const float *)(b->base[4] + o), *p5 = (const float *)(b->base[5] + o);
         const float *at = a + t * a_tap;
-        const int64_t pf = b->pf;
         const __mmask16 k0 = masked ? b->mask[0][t] : 0,
                         k1 = masked && nv > 1 ? b->mask[1][t] : 0,
                         k2 = masked && nv > 2 ? b->mask[2][t] : 0,
@@ -251,17 +255,6 @@ igemm(const int mr, const int nv, const int masked, const int pair, int64_t chan
         for (int64_t ch = 0; ch < channels; ch++) {
             const bool whole = ch >= b->whole_lo && ch < b->whole_hi;
             _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);
-            _mm_prefetch((const char *)(p0 + pf), _MM_HINT_T1);
-            if (nv > 1)
-                _mm_prefetch((const char *)(p1 + pf), _MM_HINT_T1);
-            if (nv > 2)
-                _mm_prefetch((const char *)(p2 + pf), _MM_HINT_T1);
-            if (nv > 3)
-                _mm_prefetch((const char *)(p3 + pf), _MM_HINT_T1);
-            if (nv > 4)
-                _mm_prefetch((const char *)(p4 + pf), _MM_HINT_T1);
-            if (nv > 5)
-                _mm_prefetch((const char *)(p5 + pf), _MM_HINT_T1);
             b0 = LOAD_B(0);
             if (nv > 1)
                 b1 = LOAD_B(1);

@@ -546,7 +546,6 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
                                                                  : cn;
                     b[q].ntaps = ntaps[q];
                     b[q].off = off[q];
-                    b[q].pf = ik->nv * VW; /* the B of the next igemm column */
                     b[q].pair_c0 = NULL;
                 }
                 const bool pair_now = pair_out && c0 + cn == s->cin_g;

@@ -724,7 +724,6 @@ static void test_igemm(void **state)
             b.cs = cs;
             b.ntaps = ntaps;
             b.off = off;
-            b.pf = tu_range(&rng, -64, 64);
             /* every other case with lane masks (random, none, all), each vector's own
              * array: mask[v][t] at mask[v * 9 + t] */
             uint16_t mask[TCONV_IGEMM_MAX_NV * 9];
