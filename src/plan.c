@@ -55,19 +55,28 @@ void tconv_plan_destroy(tconv_plan *plan)
     tconv__free(a, plan);
 }
 
-/* Copies a validated view into contiguous memory (shape order). */
+/* Copies a validated view into contiguous memory (shape order): run by run along the
+ * last dimension, each run one memcpy when its elements are adjacent (a contiguous
+ * weight: element by element with index arithmetic it took half of creating
+ * unet_up1's plan). */
 static void copy_dense(float *dst, const float *src, int rank, const int64_t *shape,
                        const int64_t *stride)
 {
     int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0}, total = 1;
     for (int d = 0; d < rank; d++)
         total *= shape[d];
-    for (int64_t i = 0; i < total; i++) {
+    const int64_t run = rank > 0 ? shape[rank - 1] : 1, step = rank > 0 ? stride[rank - 1] : 0;
+    for (int64_t i = 0; i < total; i += run) {
         int64_t off = 0;
-        for (int d = 0; d < rank; d++)
+        for (int d = 0; d < rank - 1; d++)
             off += idx[d] * stride[d];
-        dst[i] = src[off];
-        for (int d = rank - 1; d >= 0 && ++idx[d] == shape[d]; d--)
+        if (step == 1) {
+            memcpy(dst + i, src + off, (size_t)run * sizeof(float));
+        } else {
+            for (int64_t j = 0; j < run; j++)
+                dst[i + j] = src[off + j * step];
+        }
+        for (int d = rank - 2; d >= 0 && ++idx[d] == shape[d]; d--)
             idx[d] = 0;
     }
 }
