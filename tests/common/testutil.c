@@ -199,17 +199,32 @@ double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tenso
     return y;
 }
 
-bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
-                    const tconv_tensor *b, const tconv_tensor *got, const tconv_tensor *want,
-                    double factor, char *msg, size_t msglen)
+tu_bound tu_bound_new(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                      const tconv_tensor *b)
 {
-    double *s = NULL;
-    double *exact = tu_exact(p, x, w, b, &s);
+    tu_bound bd;
+    bd.s = NULL;
+    bd.exact = tu_exact(p, x, w, b, &bd.s);
+    const int off = x->rank == 4 ? 0 : 1;
+    bd.k = (x->shape[1 - off] / p->groups) * w->shape[2] * w->shape[3];
+    return bd;
+}
+
+void tu_bound_free(tu_bound *bd)
+{
+    free(bd->exact);
+    free(bd->s);
+    bd->exact = bd->s = NULL;
+}
+
+bool tu_check_close_bound(const tu_bound *bd, const tconv_tensor *got, const tconv_tensor *want,
+                          double factor, char *msg, size_t msglen)
+{
+    const double *exact = bd->exact, *s = bd->s;
     const int off = got->rank == 4 ? 0 : 1;
     int64_t N = off ? 1 : got->shape[0], C = got->shape[1 - off], Ho = got->shape[2 - off],
             Wo = got->shape[3 - off];
-    int64_t K = (x->shape[1 - off] / p->groups) * w->shape[2] * w->shape[3];
-    double u = ldexp(1.0, -24), nu = (double)(K + 1) * u, gamma = nu / (1.0 - nu);
+    double u = ldexp(1.0, -24), nu = (double)(bd->k + 1) * u, gamma = nu / (1.0 - nu);
     double worst = 0;
     bool ok = true;
     if (msg && msglen)
@@ -236,8 +251,16 @@ bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_te
                         ok = false;
                     }
                 }
-    free(exact);
-    free(s);
+    return ok;
+}
+
+bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                    const tconv_tensor *b, const tconv_tensor *got, const tconv_tensor *want,
+                    double factor, char *msg, size_t msglen)
+{
+    tu_bound bd = tu_bound_new(p, x, w, b);
+    const bool ok = tu_check_close_bound(&bd, got, want, factor, msg, msglen);
+    tu_bound_free(&bd);
     return ok;
 }
 

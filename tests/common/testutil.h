@@ -81,6 +81,20 @@ bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_te
                     const tconv_tensor *b, const tconv_tensor *got, const tconv_tensor *want,
                     double factor, char *msg, size_t msglen);
 
+/* tu_check_close in two steps, for checking many outputs of one problem: the exact
+ * result and S of every element computed once (tu_bound_new: the costly part, a gather
+ * over every term), then any number of comparisons against it (tu_check_close_bound:
+ * got and want as in tu_check_close, of the problem the bound was made for). */
+typedef struct tu_bound {
+    double *exact, *s; /* tu_exact's result and S */
+    int64_t k;         /* terms per element, K */
+} tu_bound;
+tu_bound tu_bound_new(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                      const tconv_tensor *b);
+bool tu_check_close_bound(const tu_bound *bd, const tconv_tensor *got, const tconv_tensor *want,
+                          double factor, char *msg, size_t msglen);
+void tu_bound_free(tu_bound *bd);
+
 /* The exact (double) result of the problem at every output element, contiguous
  * (N, Cout, Hout, Wout) with N = 1 for unbatched; plus S (sum of magnitudes) if s_out
  * is not NULL. Caller frees both with free(). Written straight from the definition,
