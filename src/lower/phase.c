@@ -114,32 +114,34 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
     float *out = dst;
     const int64_t mr = g->mr;
     /* Panel by panel of MR output channels, each weight row w[ci, co, :, :] read once
-     * and its taps sent to the columns (ty, tx, ci) of their phases: a table of the
-     * (phase, tap) pairs, PACK_TAPS at a time (kernels larger than that take several
-     * passes over the panel), holds each pair's source offset and the start of its
-     * column run in the panel. (Phase by phase, each weight line came back from memory
-     * once per tap: dcgan2's 8.4 MB took 13 ms, 19% of a one-shot call.) */
+     * and its taps sent to the columns (ty, tx, ci) of their phases, through a table of
+     * the (phase, tap) pairs, PACK_TAPS at a time (kernels larger than that take
+     * several passes): each pair's source offset, where its column run starts in panel
+     * 0 and how far the next panel's starts (the phase's K). (Phase by phase, each
+     * weight line came back from memory once per tap: dcgan2's 8.4 MB took 13 ms, 19%
+     * of a one-shot call.) */
     enum { PACK_TAPS = 64 };
-    int64_t src[PACK_TAPS], col[PACK_TAPS];
+    int64_t src[PACK_TAPS], col[PACK_TAPS], kp[PACK_TAPS];
     int64_t ntot = 0;
     for (int i = 0; i < g->nph; i++)
         ntot += g->ph[i].ty.count * g->ph[i].tx.count;
-    for (int64_t gi = 0; gi < s->groups; gi++)
-        for (int64_t r0 = 0; r0 < s->cout_g; r0 += mr)
-            for (int64_t j0 = 0; j0 < ntot; j0 += PACK_TAPS) {
-                const int64_t nj = ntot - j0 < PACK_TAPS ? ntot - j0 : PACK_TAPS;
-                for (int i = 0, j = 0; i < g->nph; i++) {
-                    const phase *p = &g->ph[i];
-                    for (int64_t ty = 0, t = 0; ty < p->ty.count; ty++)
-                        for (int64_t tx = 0; tx < p->tx.count; tx++, t++, j++)
-                            if (j >= j0 && j < j0 + nj) {
-                                const int64_t ky = p->ty.first + ty * p->ty.step;
-                                const int64_t kx = p->tx.first + tx * p->tx.step;
-                                src[j - j0] = ky * pb->ws[2] + kx * pb->ws[3];
-                                col[j - j0] = (int64_t)p->a_off + r0 * p->k + t * s->cin_g * mr;
-                            }
-                }
-                float *a = out + (size_t)gi * g->a_group;
+    for (int64_t j0 = 0; j0 < ntot; j0 += PACK_TAPS) {
+        const int64_t nj = ntot - j0 < PACK_TAPS ? ntot - j0 : PACK_TAPS;
+        for (int i = 0, j = 0; i < g->nph; i++) {
+            const phase *p = &g->ph[i];
+            for (int64_t ty = 0, t = 0; ty < p->ty.count; ty++)
+                for (int64_t tx = 0; tx < p->tx.count; tx++, t++, j++)
+                    if (j >= j0 && j < j0 + nj) {
+                        const int64_t ky = p->ty.first + ty * p->ty.step;
+                        const int64_t kx = p->tx.first + tx * p->tx.step;
+                        src[j - j0] = ky * pb->ws[2] + kx * pb->ws[3];
+                        col[j - j0] = (int64_t)p->a_off + t * s->cin_g * mr;
+                        kp[j - j0] = p->k;
+                    }
+        }
+        for (int64_t gi = 0; gi < s->groups; gi++) {
+            float *a = out + (size_t)gi * g->a_group;
+            for (int64_t r0 = 0; r0 < s->cout_g; r0 += mr)
                 for (int64_t ci = 0; ci < s->cin_g; ci++)
                     for (int64_t r = 0; r < mr; r++) {
                         const bool row = r0 + r < s->cout_g;
@@ -147,9 +149,10 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
                                          (row ? (r0 + r) * pb->ws[1] : 0);
                         float *d = a + ci * mr + r;
                         for (int64_t j = 0; j < nj; j++)
-                            d[col[j]] = row ? w[src[j]] : 0.0f;
+                            d[col[j] + r0 * kp[j]] = row ? w[src[j]] : 0.0f;
                     }
-            }
+        }
+    }
     float *bias = out + g->bias_off;
     for (int64_t co = 0; co < s->cout; co++)
         bias[co] = s->has_bias ? pb->b[co * pb->bs] : 0.0f;
