@@ -57,8 +57,8 @@ void tconv_plan_destroy(tconv_plan *plan)
 
 /* Copies a validated view into contiguous memory (shape order): run by run along the
  * last dimension, each run one memcpy when its elements are adjacent (a contiguous
- * weight: element by element with index arithmetic it took half of creating
- * unet_up1's plan). */
+ * weight: element by element with index arithmetic it took a third of creating
+ * unet_up1's plan, perf's samples). */
 static void copy_dense(float *dst, const float *src, int rank, const int64_t *shape,
                        const int64_t *stride)
 {

@@ -39,8 +39,9 @@ const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
  * GEMM kernel does. B is not prefetched: the phase path calls the kernel once per row
  * panel on the same B, from its own copy of the grid (in L2) or from a small input read
  * in place. A prefetch of the caller's next column tile for every channel and vector
- * (the kernel did that before) took 4 of the loop's 45 instructions, on a core that
- * issues 4 per cycle against 24 FMAs in 12; without them (Cascade Lake, in process,
+ * (the kernel did that before) took 4 of the loop's 46 instructions, on a core that
+ * issues 4 per cycle against 24 FMAs in 12 (which of that or their L2 requests cost
+ * is not measured); without them (Cascade Lake, in process,
  * alternated): unet_up1 1.18x, unet_up2 1.18x, srgan 1.15x, grp4 1.20x, fcn_up 1.17x,
  * dcgan4 1.08x, dcgan5 1.09x at 1 thread, dcgan2, dcgan3, s1_k3, small_b1 1.00-1.05x;
  * 1.01-1.25x at 2. */
