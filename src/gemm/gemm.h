@@ -115,7 +115,7 @@ void tconv__ukernel_avx512(int64_t k, const float *a, const float *b, float *c, 
 
 typedef struct tconv_igemm_b {
     uintptr_t base[TCONV_IGEMM_MAX_NV]; /* [0, nv) used */
-    int64_t cs;         /* element distance between channels */
+    int64_t cs;         /* element distance between channels (unused for one channel) */
     int64_t ntaps;
     const int64_t *off; /* ntaps element offsets */
     /* Lane masks: mask[v] the ntaps masks of vector v ([0, nv) used), or mask[0] NULL:

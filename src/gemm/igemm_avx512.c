@@ -241,6 +241,10 @@ igemm(const int mr, const int nv, const int masked, const int pair, int64_t chan
         c7_5 = nv > 5 && ld_ ? _mm512_loadu_ps(c + 7 * ldc + 80) : i_;
     }
     __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0, b4 = b0, b5 = b0;
+    /* B's pointers step by cs after each channel, the last included: by 0 when there is
+     * one channel, whose stride may be any int64 (a view's unused stride; stepped by it, a
+     * pointer could wrap around the address space, which is undefined) */
+    const int64_t cs = channels > 1 ? b->cs : 0;
     for (int64_t t = 0; t < b->ntaps; t++) {
         const uintptr_t o = (uintptr_t)(b->off[t] * (int64_t)sizeof(float));
         const float *p0 = (const float *)(b->base[0] + o), *p1 = (const float *)(b->base[1] + o),
@@ -388,12 +392,12 @@ igemm(const int mr, const int nv, const int masked, const int pair, int64_t chan
                     c7_5 = FMA(7, 5);
             }
             at += mr;
-            p0 += b->cs;
-            p1 += b->cs;
-            p2 += b->cs;
-            p3 += b->cs;
-            p4 += b->cs;
-            p5 += b->cs;
+            p0 += cs;
+            p1 += cs;
+            p2 += cs;
+            p3 += cs;
+            p4 += cs;
+            p5 += cs;
         }
     }
     if (0 < mr && 0 < m) {

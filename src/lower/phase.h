@@ -159,6 +159,11 @@ _Static_assert(DIRECT_ROWS % 8 == 0, "passes must start on row panels of either 
 /* Taps reaching further than this outside the input take the packed path (the copy
  * would be mostly zeros). */
 #define LIMIT 64
+/* Grids whose points or tap offsets exceed this many floats take the packed path: every
+ * figure derived from a grid (offsets, reach, vectors, copy strides, a tile's vectors
+ * over its images) then fits int64 with room to spare. Only views with absurd widths
+ * or dilations (e.g. taps 2^60 rows away, which read nothing) come near it. */
+#define GRID_MAX ((int64_t)1 << 58)
 
 typedef tconv_im2col_seg seg;
 

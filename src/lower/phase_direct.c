@@ -14,6 +14,22 @@
 
 #include "phase.h"
 
+/* Grid c's least and greatest tap offsets, from the taps' reach in rows [ylo, yhi] and
+ * columns [xlo, xhi] of its points; false (no grid) when the grid or an offset exceeds
+ * GRID_MAX floats, or computing them would overflow: taps of a huge dilation on a tiny
+ * input, rows far wider than their phases. */
+static bool grid_offsets(copy_geom *c, int64_t ylo, int64_t yhi, int64_t xlo, int64_t xhi)
+{
+    int64_t area, lo, hi;
+    if (!tconv__mul(c->hp, c->wp, &area) || area > GRID_MAX || !tconv__mul(ylo, c->wp, &lo) ||
+        !tconv__mul(yhi, c->wp, &hi) || __builtin_add_overflow(lo, xlo, &lo) ||
+        __builtin_add_overflow(hi, xhi, &hi) || lo < -GRID_MAX || hi > GRID_MAX)
+        return false;
+    c->off_lo = lo;
+    c->off_hi = hi;
+    return true;
+}
+
 /* The grid of shape s: a zero-padded copy (false when taps reach too far for one), or
  * in place, the input's own rows of pitch W with no zeros around them (false when a
  * phase is wider than the input: its rows would not lie in the input's rows; whether
@@ -53,9 +69,7 @@ static bool grid_geometry(const tconv_shape *s, const plan_geom *g, bool inplace
             return false;
         c->hp = hq;
         c->wp = s->w;
-        c->off_lo = ylo * c->wp + xlo;
-        c->off_hi = yhi * c->wp + xhi;
-        return true;
+        return grid_offsets(c, ylo, yhi, xlo, xhi);
     }
     if (dy0 < -LIMIT || dx0 < -LIMIT || dy1 > s->h + LIMIT || dx1 > s->w + LIMIT)
         return false;
@@ -71,9 +85,7 @@ static bool grid_geometry(const tconv_shape *s, const plan_geom *g, bool inplace
     c->wp = s->w + c->gap;
     if (c->hp < hq)
         c->hp = hq;
-    c->off_lo = (ylo + c->top) * c->wp + xlo + c->gap;
-    c->off_hi = (yhi + c->top) * c->wp + xhi + c->gap;
-    return true;
+    return grid_offsets(c, ylo + c->top, yhi + c->top, xlo + c->gap, xhi + c->gap);
 }
 
 /* Vectors per image of a directly fed phase: 16 lanes over hq rows of the grid. */
@@ -121,6 +133,8 @@ static bool tiling(const tconv_shape *s, const plan_geom *g, copy_geom *c, bool 
             const int64_t v = tconv__phase_vectors_per_image(&g->ph[i], c);
             c->vecs = v > c->vecs ? v : c->vecs;
         }
+    if (c->vecs > GRID_MAX / s->n) /* a batch of grids wider than the outputs */
+        return false;
     const int64_t nv = g->ik->nv, want = (MIN_UNITS + s->groups - 1) / s->groups;
     const int64_t slot = (int64_t)(COPY_SLOT_BYTES / sizeof(float)) / s->cin_g;
     int64_t pt = (s->n * c->vecs + want - 1) / want;
