@@ -636,6 +636,47 @@ static void test_threads_do_not_change_bits(void **state)
     }
 }
 
+/* The test utility's split check refuses an output of another shape than the one its
+ * bound was made for (it would read past the bound's arrays), whichever of got and want
+ * it is, and accepts the right one, batched of one image or unbatched. */
+static void test_bound_checks_shape(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_seed(5);
+    tconv_params p = tconv_params_default();
+    p.stride[0] = p.stride[1] = 2;
+    const int64_t xs[4] = {1, 2, 3, 3}, ws[4] = {2, 2, 3, 3}, ys[4] = {1, 2, 7, 7},
+                  big[4] = {1, 2, 8, 7}, more[4] = {1, 3, 7, 7};
+    tu_tensor x = tu_tensor_new(4, xs, TU_CONTIGUOUS, &r, 0), w = tu_tensor_new(4, ws,
+                                                                                TU_CONTIGUOUS, &r, 0);
+    tu_tensor y = tu_tensor_new(4, ys, TU_CONTIGUOUS, NULL, 0);
+    tu_tensor yb = tu_tensor_new(4, big, TU_CONTIGUOUS, NULL, 0);
+    tu_tensor yc = tu_tensor_new(4, more, TU_CONTIGUOUS, NULL, 0);
+    assert_int_equal(tconv_convtranspose2d(&p, &x.t, &w.t, NULL, &y.t), TCONV_OK);
+    tu_bound bd = tu_bound_new(&p, &x.t, &w.t, NULL);
+    const tconv_tensor y3 = tconv_tensor_chw(y.t.data, 2, 7, 7); /* the same, unbatched */
+    char msg[256];
+    const bool same = tu_check_close_bound(&bd, &y.t, &y.t, 1.0, msg, sizeof msg);
+    tconv_tensor top = yb.t; /* yb's first 7 rows hold y: by values alone, y and yb agree */
+    top.shape[2] = 7;
+    tu_copy_values(&top, &y.t);
+    const bool got_big = tu_check_close_bound(&bd, &yb.t, &yb.t, 1.0, msg, sizeof msg);
+    const bool want_big = tu_check_close_bound(&bd, &y.t, &yb.t, 1.0, msg, sizeof msg);
+    const bool channels = tu_check_close_bound(&bd, &yc.t, &yc.t, 1.0, msg, sizeof msg);
+    const bool unbatched = tu_check_close_bound(&bd, &y3, &y.t, 1.0, msg, sizeof msg);
+    tu_bound_free(&bd);
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&y);
+    tu_tensor_free(&yb);
+    tu_tensor_free(&yc);
+    assert_true(same);
+    assert_false(got_big);
+    assert_false(want_big);
+    assert_false(channels);
+    assert_true(unbatched); /* (2, 7, 7) unbatched is the output of one image */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_report_reference_threads),
         cmocka_unit_test(test_threads_do_not_change_bits),
+        cmocka_unit_test(test_bound_checks_shape),
     };
     return cmocka_run_group_tests_name("reference", tests, NULL, NULL);
 }

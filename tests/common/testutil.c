@@ -199,6 +199,35 @@ double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tenso
     return y;
 }
 
+/* The output's N (1 unbatched), Cout, Hout, Wout, as tu_exact derives them. */
+static void output_dims(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                        int64_t dims[4])
+{
+    const int off = x->rank == 4 ? 0 : 1;
+    dims[0] = off ? 1 : x->shape[0];
+    dims[1] = w->shape[1] * p->groups;
+    dims[2] = (x->shape[2 - off] - 1) * p->stride[0] - 2 * p->padding[0] +
+              p->dilation[0] * (w->shape[2] - 1) + p->output_padding[0] + 1;
+    dims[3] = (x->shape[3 - off] - 1) * p->stride[1] - 2 * p->padding[1] +
+              p->dilation[1] * (w->shape[3] - 1) + p->output_padding[1] + 1;
+}
+
+/* Has t (rank 4, or 3 for one image) the output shape dims? If not, says so in msg. The
+ * checks index their exact results by dims: another shape would read past them. */
+static bool shape_is(const int64_t dims[4], const tconv_tensor *t, const char *what, char *msg,
+                     size_t msglen)
+{
+    const int o = t->rank == 4 ? 0 : 1;
+    if ((t->rank == 3 || t->rank == 4) && (o ? 1 : t->shape[0]) == dims[0] &&
+        t->shape[1 - o] == dims[1] && t->shape[2 - o] == dims[2] && t->shape[3 - o] == dims[3])
+        return true;
+    if (msg && msglen)
+        snprintf(msg, msglen, "%s has not the problem's output shape (%lld, %lld, %lld, %lld)",
+                 what, (long long)dims[0], (long long)dims[1], (long long)dims[2],
+                 (long long)dims[3]);
+    return false;
+}
+
 tu_bound tu_bound_new(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
                       const tconv_tensor *b)
 {
@@ -207,6 +236,7 @@ tu_bound tu_bound_new(const tconv_params *p, const tconv_tensor *x, const tconv_
     bd.exact = tu_exact(p, x, w, b, &bd.s);
     const int off = x->rank == 4 ? 0 : 1;
     bd.k = (x->shape[1 - off] / p->groups) * w->shape[2] * w->shape[3];
+    output_dims(p, x, w, bd.dims);
     return bd;
 }
 
@@ -229,6 +259,9 @@ bool tu_check_close_bound(const tu_bound *bd, const tconv_tensor *got, const tco
     bool ok = true;
     if (msg && msglen)
         msg[0] = '\0';
+    if (!shape_is(bd->dims, got, "got", msg, msglen) ||
+        !shape_is(bd->dims, want, "want", msg, msglen))
+        return false;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t y = 0; y < Ho; y++)
@@ -289,6 +322,13 @@ bool tu_check_exact(const tconv_params *p, const tconv_tensor *x, const tconv_te
     bool ok = true;
     if (msg && msglen)
         msg[0] = '\0';
+    int64_t dims[4];
+    output_dims(p, x, w, dims);
+    if (!shape_is(dims, got, "got", msg, msglen)) {
+        free(exact);
+        free(s);
+        return false;
+    }
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t y = 0; y < Ho; y++)

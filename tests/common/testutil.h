@@ -88,6 +88,8 @@ bool tu_check_close(const tconv_params *p, const tconv_tensor *x, const tconv_te
 typedef struct tu_bound {
     double *exact, *s; /* tu_exact's result and S */
     int64_t k;         /* terms per element, K */
+    int64_t dims[4];   /* the output's N, Cout, Hout, Wout (N = 1 unbatched): a got or want
+                        * of another shape fails the check (it would read past exact) */
 } tu_bound;
 tu_bound tu_bound_new(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
                       const tconv_tensor *b);

@@ -217,7 +217,7 @@ static void run_case(const tcase *c, uint64_t seed)
     }
 
     /* the rigorous bound of every ISA's check, computed once */
-    tu_bound bound = {NULL, NULL, 0};
+    tu_bound bound = {NULL, NULL, 0, {0, 0, 0, 0}};
     if (c->values == VALUES_UNIFORM)
         bound = tu_bound_new(&p, &x.t, &w.t, bt);
     for (int isa = TCONV_ISA_SCALAR; isa <= (int)tconv_isa_detected(); isa++) {
