@@ -57,9 +57,10 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
  * 8-row register tile when M is tiny; the direct kernel vectorises along the width
  * instead and does not care (DIRECT_MAX_COUT_G, measured on dcgan5: direct about 2x
  * faster than the packed phase path). The phase path's direct feed has a 4-row igemm
- * kernel, which beats the direct kernel once each output sums over enough input
- * channels (PHASE_MIN_CIN_G, measured with 3-4 output channels, k4 s2, 32x32 inputs:
- * 8 channels 0.86x, 16: 1.19x, 32: 1.68x, dcgan5's 64: 1.31x; depthwise 0.25x).
+ * kernel (AVX-512), which beats the direct kernel once each output sums over enough
+ * input channels (PHASE_MIN_CIN_G, measured with 3-4 output channels, k4 s2, 32x32
+ * inputs: 8 channels 0.86x, 16: 1.19x, 32: 1.68x, dcgan5's 64: 1.31x; depthwise
+ * 0.25x); so does AVX2's 6-row one, half its rows idle (dcgan5 1.7x, one reading).
  * PHASE_MIN_EFFICIENCY is a judgement (below it the phase GEMMs multiply more border
  * zeros than real terms), not yet tuned. */
 #define DIRECT_MAX_COUT_G 4
@@ -77,7 +78,7 @@ tconv_algorithm tconv__select_algorithm(const tconv_shape *s, tconv_isa isa, con
         tconv__algo_phase_gemm.supports(s, &why) && tconv__phase_direct_only(s, isa) &&
         tconv__phase_efficiency(s) >= PHASE_MIN_EFFICIENCY) {
         *reason = "few output channels per group, many input channels: stride phases fed "
-                  "straight from a copy of the input to a 4-row kernel";
+                  "straight from a copy of the input to a few-row igemm kernel";
         return TCONV_ALGO_PHASE_GEMM;
     }
     if (s->cout_g <= DIRECT_MAX_COUT_G) {

@@ -29,10 +29,10 @@
 #include "interleave_avx512.h"
 
 const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512 = {
-    8, 3, TCONV_ISA_AVX512, tconv__igemm_8x3v_avx512, "f32_igemm_8x3v_avx512",
+    8, 3, TCONV_ISA_AVX512, tconv__igemm_8x3v_avx512, "f32_igemm_8x3v_avx512", false,
 };
 const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
-    4, 6, TCONV_ISA_AVX512, tconv__igemm_4x6v_avx512, "f32_igemm_4x6v_avx512",
+    4, 6, TCONV_ISA_AVX512, tconv__igemm_4x6v_avx512, "f32_igemm_4x6v_avx512", false,
 };
 
 /* A is streamed once per column tile from L2; prefetch it ~256 floats ahead, as the

@@ -245,13 +245,14 @@ static void compute_geometry(const tconv_shape *s, tconv_isa isa, plan_geom *g)
         g->copy_bytes = tconv__phase_direct_geometry(s, g);
         g->direct_only = false;
     }
-    /* the direct feed's C blocks (DIRECT_ROWS, a multiple of either MR) live in the C
+    /* the direct feed's C blocks (a pass's rows, whole row panels) live in the C
      * tile's place too, one per phase of a column pair; the store functions read up to
      * 15 floats past a run */
     g->direct_c = 0;
     if (g->copy_bytes > 0) {
         const int64_t mr = g->ik->mr, rows = (s->cout_g + mr - 1) / mr * mr;
-        g->direct_c = (size_t)(rows < DIRECT_ROWS ? rows : DIRECT_ROWS) * (size_t)(g->ik->nv * VW);
+        const int64_t pass = tconv__phase_pass_rows(mr);
+        g->direct_c = (size_t)(rows < pass ? rows : pass) * (size_t)(g->ik->nv * VW);
     }
     if (g->c_floats < 2 * g->direct_c)
         g->c_floats = 2 * g->direct_c;

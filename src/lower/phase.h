@@ -100,9 +100,14 @@ typedef struct plan_geom {
  * a vector group, each channel block of B serving every row panel of the pass before
  * the next block (so that it is read from memory once per pass, not once per panel),
  * while the panels' C blocks wait in the slot. Rows of C per pass times 16*NV:
- * direct_c of plan_geom. A multiple of every igemm kernel's MR (8 and 4). */
+ * direct_c of plan_geom. A pass is the most whole row panels of the kernel's MR that
+ * fit (64 rows for MR 8 and 4, 60 for the AVX2 kernel's 6): tconv__phase_pass_rows. */
 #define DIRECT_ROWS 64
-_Static_assert(DIRECT_ROWS % 8 == 0, "passes must start on row panels of either igemm kernel");
+
+static inline int64_t tconv__phase_pass_rows(int64_t mr)
+{
+    return DIRECT_ROWS / mr * mr;
+}
 
 /* The largest copy a unit makes (bytes, per thread): tiles of many channels or wide
  * rows are cut shorter to stay within it (the copy must stay in L2 beside the A panels

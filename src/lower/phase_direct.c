@@ -458,6 +458,7 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
     const float *bias = packed + g->bias_off + gi * s->cout_g;
     const tconv_igemm_kernel *ik = g->ik;
     const int64_t m = s->cout_g, mr = ik->mr, ldc = ik->nv * VW;
+    const int64_t pass_rows = tconv__phase_pass_rows(mr); /* whole row panels */
     float *cblk[2] = {(float *)(slot + r->l.c), (float *)(slot + r->l.c) + g->direct_c};
     const float *ap[2];
     int64_t *off[2], ntaps[2];
@@ -540,8 +541,8 @@ void tconv__phase_direct_tile(run_ctx *r, int64_t gi, int q0, int q1, int64_t t,
          * from L2 for each (Cascade Lake, 32 KiB L1: dcgan2 1.06-1.08x, dcgan3, s1_k3
          * 1.02-1.05x this way). The panels' C blocks wait in the slot; the stores follow
          * the pass. */
-        for (int64_t p0 = m0; p0 < m1; p0 += DIRECT_ROWS) {
-            const int64_t p1 = m1 - p0 < DIRECT_ROWS ? m1 : p0 + DIRECT_ROWS;
+        for (int64_t p0 = m0; p0 < m1; p0 += pass_rows) {
+            const int64_t p1 = m1 - p0 < pass_rows ? m1 : p0 + pass_rows;
             for (int64_t c0 = 0; c0 < s->cin_g; c0 += chb) {
                 const int64_t cn = s->cin_g - c0 < chb ? s->cin_g - c0 : chb;
                 const int64_t gc = gi * s->cin_g + c0; /* input channel of ch 0 */

@@ -255,7 +255,7 @@ static void test_edge_shapes(void **state)
  * rows included: flat (the input's pitch, the same lane masks) but for the phase wider
  * than the input (zero-padded rows); the eighth copies flat with contiguous rows too
  * (45 KiB a group's image: not read in place). The last two have more output channels
- * than one pass of the direct tile computes (DIRECT_ROWS): two passes, the second
+ * than one pass of the direct tile computes (64 rows, AVX2 60): two passes, the second
  * shorter, read in place or copied. */
 static void test_direct_tile_shapes(void **state)
 {
@@ -285,14 +285,12 @@ static void test_direct_tile_shapes(void **state)
  * strides; both multiply the same values in the same order (the copy is flat: the
  * same lanes, the same masks), so an input with contiguous rows and the same values
  * in a cropped view (rows not contiguous: copies) give bit-identical outputs, at 1
- * and 2 threads. Shapes that read in place, with the 8-row and the 4-row kernel,
+ * and 2 threads, for each ISA level with an igemm kernel (AVX2, AVX-512). Shapes that
+ * read in place, with AVX-512's 8-row and 4-row kernels (AVX2's 6-row one for all),
  * each also within the reference's bound; the last one's packed weights are split
  * into row blocks when read in place (not when copied), which changes no sum. */
-static void test_inplace_matches_copy(void **state)
+static void inplace_matches_copy(tconv_isa isa)
 {
-    (void)state;
-    if (tconv_isa_detected() < TCONV_ISA_AVX512 || !tconv__igemm_kernel(TCONV_ISA_AVX512, 8))
-        skip();
     static const int64_t cases[][12] = {
         /* N Cin H W Cout k stride pad outpad groups dil  */
         {1, 16, 8, 8, 16, 3, 1, 1, 0, 1, 1, 0},   /* small_b1 */
@@ -302,7 +300,7 @@ static void test_inplace_matches_copy(void **state)
         {2, 3, 7, 5, 16, 4, 3, 3, 1, 1, 2, 0},    /* stride 3, spare lanes */
         {2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1, 0},    /* the 4-row kernel */
         {2, 32, 9, 9, 32, 3, 2, 1, 1, 4, 1, 0},   /* groups */
-        {1, 512, 4, 4, 72, 4, 2, 1, 0, 1, 1, 0},  /* A 2.4 MB: row blocks of 32, 32, 8; last */
+        {1, 512, 4, 4, 72, 4, 2, 1, 0, 1, 1, 0},  /* A 2.4 MB: row blocks of 32 (MR 6: 30); last */
     };
     tu_rng r = tu_rng_seed(17);
     char msg[512];
@@ -320,15 +318,16 @@ static void test_inplace_matches_copy(void **state)
             tconv__build_problem(&pr.p, &x.t, &w.t, &b.t, &y0.t, TCONV_CHECK_ALL, &pb), TCONV_OK);
         assert_int_equal(
             tconv__build_problem(&pr.p, &xc.t, &w.t, &b.t, &y0.t, TCONV_CHECK_ALL, &pbc), TCONV_OK);
-        assert_true(tconv__phase_direct_inplace(&pb.s, TCONV_ISA_AVX512));
+        assert_true(tconv__phase_direct_inplace(&pb.s, isa));
         /* the two calls really take the two sources */
-        assert_true(tconv__phase_call_inplace(&pb, TCONV_ISA_AVX512));
-        assert_false(tconv__phase_call_inplace(&pbc, TCONV_ISA_AVX512));
+        assert_true(tconv__phase_call_inplace(&pb, isa));
+        assert_false(tconv__phase_call_inplace(&pbc, isa));
         /* row blocks only in place, and only for the large weights */
-        const int64_t rows = tconv__phase_block_rows(&pb, TCONV_ISA_AVX512);
-        assert_int_equal(tconv__phase_block_rows(&pbc, TCONV_ISA_AVX512), pb.s.cout_g);
+        const int64_t rows = tconv__phase_block_rows(&pb, isa);
+        assert_int_equal(tconv__phase_block_rows(&pbc, isa), pb.s.cout_g);
         const bool blocks = i + 1 == sizeof cases / sizeof cases[0];
-        assert_int_equal(rows, blocks ? 32 : pb.s.cout_g);
+        const int64_t mr = tconv__igemm_kernel(isa, pb.s.cout_g)->mr;
+        assert_int_equal(rows, blocks ? 32 / mr * mr : pb.s.cout_g);
         tconv_exec re = tconv_exec_default();
         re.algorithm = TCONV_ALGO_REFERENCE;
         assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &y0.t, &re, NULL),
@@ -339,23 +338,25 @@ static void test_inplace_matches_copy(void **state)
             tu_tensor y2 = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
             tconv_exec e = tconv_exec_default();
             e.algorithm = TCONV_ALGO_PHASE_GEMM;
-            e.isa = TCONV_ISA_AVX512;
+            e.isa = isa;
             e.num_threads = threads;
             assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &y1.t, &e, NULL),
                              TCONV_OK);
             assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &xc.t, &w.t, &b.t, &y2.t, &e, NULL),
                              TCONV_OK);
             if (!tu_same_bits(&y1.t, &y2.t, msg, sizeof msg))
-                fail_msg("case %zu, %d threads: in place and copied differ: %s", i, threads, msg);
+                fail_msg("%s case %zu, %d threads: in place and copied differ: %s",
+                         tconv_isa_name(isa), i, threads, msg);
             /* 1 thread: both within the reference's bound; 2: the same bits */
             if (threads == 1 &&
                 (!tu_check_close(&pr.p, &x.t, &w.t, &b.t, &y1.t, &y0.t, 1.0, msg, sizeof msg) ||
                  !tu_check_close(&pr.p, &xc.t, &w.t, &b.t, &y2.t, &y0.t, 1.0, msg, sizeof msg)))
-                fail_msg("case %zu: %s", i, msg);
+                fail_msg("%s case %zu: %s", tconv_isa_name(isa), i, msg);
             if (threads == 1)
                 memcpy(one.buf, y1.buf, one.buf_len * sizeof(float));
             else if (!tu_same_bits(&y1.t, &one.t, msg, sizeof msg))
-                fail_msg("case %zu: 2 threads differ from 1: %s", i, msg);
+                fail_msg("%s case %zu: 2 threads differ from 1: %s", tconv_isa_name(isa), i,
+                         msg);
             tu_tensor_free(&y1);
             tu_tensor_free(&y2);
         }
@@ -366,6 +367,20 @@ static void test_inplace_matches_copy(void **state)
         tu_tensor_free(&w);
         tu_tensor_free(&b);
     }
+}
+
+static void test_inplace_matches_copy(void **state)
+{
+    (void)state;
+    int levels = 0;
+    for (int isa = TCONV_ISA_AVX2; isa <= (int)tconv_isa_detected(); isa++)
+        if (tconv__igemm_kernel((tconv_isa)isa, 8)) {
+            inplace_matches_copy((tconv_isa)isa);
+            levels++;
+        }
+    print_message("igemm levels: %d\n", levels);
+    if (levels == 0)
+        skip();
 }
 
 /* Which way the shapes of test_direct_tile_shapes cut their direct tiles (AVX-512
@@ -523,8 +538,8 @@ static void test_select(void **state)
                       .hout = 128, .wout = 128, .groups = 64, .cin_g = 1, .cout_g = 1,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_DIRECT);
-    /* 3 output channels (dcgan5): the phase path's 4-row igemm where there is one (the
-     * direct feed is AVX-512 only), else direct; with few input channels, direct */
+    /* 3 output channels (dcgan5): the phase path's few-row igemm where there is one (x86:
+     * AVX-512's 4-row, AVX2's 6-row), else direct; with few input channels, direct */
     s = (tconv_shape){.n = 64, .cin = 64, .h = 32, .w = 32, .cout = 3, .kh = 4, .kw = 4,
                       .hout = 64, .wout = 64, .groups = 1, .cin_g = 64, .cout_g = 3,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
@@ -532,8 +547,11 @@ static void test_select(void **state)
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why),
                      igemm ? TCONV_ALGO_PHASE_GEMM : TCONV_ALGO_DIRECT);
     assert_true(tconv__phase_direct_only(&s, TCONV_ISA_AVX512) == igemm);
-    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX2, &why), TCONV_ALGO_DIRECT);
-    assert_false(tconv__phase_direct_only(&s, TCONV_ISA_AVX2));
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX2, &why),
+                     igemm ? TCONV_ALGO_PHASE_GEMM : TCONV_ALGO_DIRECT);
+    assert_true(tconv__phase_direct_only(&s, TCONV_ISA_AVX2) == igemm);
+    assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_SCALAR, &why), TCONV_ALGO_DIRECT);
+    assert_false(tconv__phase_direct_only(&s, TCONV_ISA_SCALAR));
     /* the scaled-down dcgan5 of test_edge_shapes, so that it runs the 4-row kernel */
     s = (tconv_shape){.n = 2, .cin = 16, .h = 6, .w = 7, .cout = 3, .kh = 4, .kw = 4,
                       .hout = 12, .wout = 14, .groups = 1, .cin_g = 16, .cout_g = 3,

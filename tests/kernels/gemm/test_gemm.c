@@ -667,7 +667,8 @@ static void test_split_invariance(void **state)
 }
 
 /* The igemm kernels against the contract of gemm.h, bit for bit: each element is the
- * chain start (C, bias or 0), then fmaf over taps in order and channels in order. B
+ * chain start (C, bias or 0), then fmaf over taps in order and channels in order (a
+ * masked lane: no term, or a*(+0) where the kernel says mask_adds_zero). B
  * comes from a buffer through per-vector bases, a channel stride and per-tap offsets
  * (some negative), as the phase path sets them up; C sits in a sentinel-filled buffer
  * whose row stride exceeds the tile, so writes outside rows [0, m) x columns
@@ -807,9 +808,13 @@ static void test_igemm(void **state)
                     float want = accumulate ? init[r * ldc + j] : bp ? bias[r] : 0.0f;
                     const int v = (int)(j / 16), l = (int)(j % 16);
                     for (int64_t t = 0; t < ntaps; t++) {
-                        /* a lane a mask clears adds nothing (not even a*0) */
-                        if (masked && !(mask[v * 9 + t] >> l & 1))
+                        /* a lane a mask clears adds nothing (not even a*0), or a*(+0)
+                         * for a kernel that says so (AVX2: B's lane zeroed) */
+                        if (masked && !(mask[v * 9 + t] >> l & 1)) {
+                            for (int64_t k = 0; ik->mask_adds_zero && k < ch; k++)
+                                want = fmaf(a[t * ch * mr + k * mr + r], 0.0f, want);
                             continue;
+                        }
                         for (int64_t k = 0; k < ch; k++)
                             want = fmaf(a[t * ch * mr + k * mr + r],
                                         bbuf[vstart[v] + k * cs + off[t] + l], want);
