@@ -73,9 +73,11 @@ static inline __attribute__((always_inline)) void pair_out(const tconv_igemm_b *
         c##r##h = _mm256_fmadd_ps(a_, bh, c##r##h);                                        \
     } while (0)
 
-/* Channels [from, to) of the current tap: B's two halves by LOAD_B, then the 12 FMAs. */
+/* Channels [from, to) of the current tap: B's two halves by the statements given, then
+ * the 12 FMAs. The loop runs on A's pointer (no counter: the loop is near the core's
+ * issue width, 24-26 uops per 12 FMAs in their 6 cycles; 1.00-1.05x alone in L1). */
 #define CHANNELS(from, to, ...)                                                            \
-    for (int64_t ch = from; ch < to; ch++) {                                               \
+    for (const float *end_ = at + ((to) - (from)) * MR; at != end_;) {                     \
         __m256 bl, bh;                                                                     \
         _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);                        \
         __VA_ARGS__;                                                                       \
