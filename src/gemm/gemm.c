@@ -31,7 +31,7 @@ const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa, int64_t m)
     if (isa >= TCONV_ISA_AVX512)
         return m <= 4 ? &tconv__igemm_f32_4x6v_avx512 : &tconv__igemm_f32_8x3v_avx512;
     if (isa >= TCONV_ISA_AVX2)
-        return &tconv__igemm_f32_6x1v_avx2;
+        return m <= 3 ? &tconv__igemm_f32_3x2v_avx2 : &tconv__igemm_f32_6x1v_avx2;
 #else
     (void)m;
 #endif

@@ -153,13 +153,17 @@ typedef struct tconv_igemm_kernel {
 } tconv_igemm_kernel;
 
 /* The igemm kernel of an ISA level for an A of m rows (AVX-512: the 4-row kernel when
- * m <= 4, where 8 rows would be mostly padding; AVX2: the 6-row kernel for any m), or
- * NULL when that level has none (scalar: then the phase path packs B). */
+ * m <= 4, where 8 rows would be mostly padding; AVX2: the 3-row kernel when m <= 3),
+ * or NULL when that level has none (scalar: then the phase path packs B). */
 const tconv_igemm_kernel *tconv__igemm_kernel(tconv_isa isa, int64_t m);
 extern const tconv_igemm_kernel tconv__igemm_f32_6x1v_avx2;
+extern const tconv_igemm_kernel tconv__igemm_f32_3x2v_avx2;
 extern const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512;
 extern const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512;
 void tconv__igemm_6x1v_avx2(int64_t channels, const float *a, int64_t a_tap,
+                            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                            const float *bias, int accumulate);
+void tconv__igemm_3x2v_avx2(int64_t channels, const float *a, int64_t a_tap,
                             const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
                             const float *bias, int accumulate);
 void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,

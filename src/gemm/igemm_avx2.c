@@ -2,9 +2,16 @@
  * igemm_avx2.c - the AVX2+FMA indirect GEMM micro-kernel (contract in gemm.h):
  *   f32_igemm_6x1v_avx2: 6 rows of packed A (the AVX2 GEMM's MR, so that both feeds of
  *                        the phase path share one packing) times one vector of 16
- *                        lanes, held as two ymm halves.
- * 12 accumulators, the vector's two halves and a broadcast: 15 of the 16 ymm registers;
- * per k, 12 FMAs (6 cycles on two FMA units) against 2 vector loads and 6 broadcasts.
+ *                        lanes, held as two ymm halves: 12 accumulators, the vector's
+ *                        halves and a broadcast, 15 of the 16 ymm registers; per k, 12
+ *                        FMAs (6 cycles on two FMA units) against 2 vector loads and 6
+ *                        broadcasts;
+ *   f32_igemm_3x2v_avx2: 3 rows times up to 2 vectors, for A of at most 3 rows (an RGB
+ *                        output layer, which the 6-row kernel would run half idle): 12
+ *                        accumulators, the 3 rows' broadcasts and one B half at a time
+ *                        (16 registers); per k, 12 FMAs against 4 loads and 3
+ *                        broadcasts. Both are fed only where every phase is (A is then
+ *                        packed for their MR).
  *
  * AVX2 has no mask registers. A lane a mask clears is zeroed in B instead (an AND with
  * the tap's lane mask, on any vector ALU port, beside the FMA ports on Intel cores;
@@ -24,8 +31,12 @@
 const tconv_igemm_kernel tconv__igemm_f32_6x1v_avx2 = {
     6, 1, TCONV_ISA_AVX2, tconv__igemm_6x1v_avx2, "f32_igemm_6x1v_avx2", true,
 };
+const tconv_igemm_kernel tconv__igemm_f32_3x2v_avx2 = {
+    3, 2, TCONV_ISA_AVX2, tconv__igemm_3x2v_avx2, "f32_igemm_3x2v_avx2", true,
+};
 
-/* A streams from L2 once per call, as in the AVX-512 kernel: prefetch it 32 k steps ahead. */
+/* A streams from L2 once per call, as in the AVX-512 kernel: prefetch it ~200 floats
+ * ahead (32 k steps of the 6-row kernel). */
 enum { MR = 6, PREFETCH_A = 32 * MR };
 
 /* Lanes 0-7 of bits as a vector lane mask: all ones where the bit is set. */
@@ -36,13 +47,14 @@ static inline __m256 lane_mask(unsigned bits)
     return _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, bit));
 }
 
-/* Row r of the column pair's output: the first phase's 16 values (pair_c0) in the even
- * places, lo and hi (this phase's lanes 0-7 and 8-15) in the odd ones: 32 floats. */
+/* Row r, vector v of the column pair's output: the first phase's 16 values (pair_c0)
+ * in the even places, lo and hi (this phase's lanes 0-7 and 8-15) in the odd ones: 32
+ * floats. */
 static inline __attribute__((always_inline)) void pair_out(const tconv_igemm_b *b, int64_t r,
-                                                           __m256 lo, __m256 hi)
+                                                           int v, __m256 lo, __m256 hi)
 {
-    const float *c0 = b->pair_c0 + r * b->pair_ldc;
-    float *y = b->pair_y[0] + r * b->pair_ys;
+    const float *c0 = b->pair_c0 + r * b->pair_ldc + 16 * v;
+    float *y = b->pair_y[v] + r * b->pair_ys;
     const __m256 e0 = _mm256_loadu_ps(c0), e1 = _mm256_loadu_ps(c0 + 8);
     const __m256 l0 = _mm256_unpacklo_ps(e0, lo), h0 = _mm256_unpackhi_ps(e0, lo);
     const __m256 l1 = _mm256_unpacklo_ps(e1, hi), h1 = _mm256_unpackhi_ps(e1, hi);
@@ -95,7 +107,7 @@ static inline __attribute__((always_inline)) void pair_out(const tconv_igemm_b *
     do {                                                                                   \
         if (r < m) {                                                                       \
             if (pair) {                                                                    \
-                pair_out(b, r, c##r##l, c##r##h);                                          \
+                pair_out(b, r, 0, c##r##l, c##r##h);                                          \
             } else {                                                                       \
                 _mm256_storeu_ps(c + r * ldc, c##r##l);                                    \
                 _mm256_storeu_ps(c + r * ldc + 8, c##r##h);                                \
@@ -158,4 +170,133 @@ void tconv__igemm_6x1v_avx2(int64_t channels, const float *a, int64_t a_tap,
         igemm(0, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
     else
         igemm(0, 0, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+}
+
+/* ------------------------------------------------------------ 3 rows x 2 vectors */
+
+/* B's 8 lanes at p: mode 0 all read, 1 all read and those k clears zeroed, 2 only
+ * those k sets read (the others 0). */
+static inline __attribute__((always_inline)) __m256 load_b(const int mode, const float *p,
+                                                           __m256 k)
+{
+    if (mode == 0)
+        return _mm256_loadu_ps(p);
+    if (mode == 1)
+        return _mm256_and_ps(_mm256_loadu_ps(p), k);
+    return _mm256_maskload_ps(p, _mm256_castps_si256(k));
+}
+
+#define INIT3(r, v)                                                                        \
+    do {                                                                                   \
+        if (v < nv && accumulate && r < m) {                                               \
+            d##r##v##l = _mm256_loadu_ps(c + r * ldc + 16 * v);                            \
+            d##r##v##h = _mm256_loadu_ps(c + r * ldc + 16 * v + 8);                        \
+        } else {                                                                           \
+            d##r##v##l = v < nv && !accumulate && bias && r < m ? _mm256_set1_ps(bias[r])  \
+                                                               : _mm256_setzero_ps();      \
+            d##r##v##h = d##r##v##l;                                                       \
+        }                                                                                  \
+    } while (0)
+
+/* Half s (l: lanes 0-7, h: 8-15, at offset o) of vector v: one B load, three FMAs. */
+#define HALF3(v, s, o, mode)                                                               \
+    do {                                                                                   \
+        const __m256 b_ = load_b(mode, p##v + o, k##v##s);                                 \
+        d0##v##s = _mm256_fmadd_ps(a0, b_, d0##v##s);                                      \
+        d1##v##s = _mm256_fmadd_ps(a1, b_, d1##v##s);                                      \
+        d2##v##s = _mm256_fmadd_ps(a2, b_, d2##v##s);                                      \
+    } while (0)
+
+#define CHANNELS3(from, to, mode)                                                          \
+    for (const float *end_ = at + ((to) - (from)) * 3; at != end_;) {                      \
+        _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);                        \
+        const __m256 a0 = _mm256_broadcast_ss(at), a1 = _mm256_broadcast_ss(at + 1),       \
+                     a2 = _mm256_broadcast_ss(at + 2);                                     \
+        HALF3(0, l, 0, mode);                                                              \
+        HALF3(0, h, 8, mode);                                                              \
+        if (nv > 1) {                                                                      \
+            HALF3(1, l, 0, mode);                                                          \
+            HALF3(1, h, 8, mode);                                                          \
+        }                                                                                  \
+        at += 3;                                                                           \
+        p0 += cs;                                                                          \
+        p1 += cs;                                                                          \
+    }
+
+#define STORE3(r, v)                                                                       \
+    do {                                                                                   \
+        if (v < nv && r < m) {                                                             \
+            if (pair) {                                                                    \
+                pair_out(b, r, v, d##r##v##l, d##r##v##h);                                 \
+            } else {                                                                       \
+                _mm256_storeu_ps(c + r * ldc + 16 * v, d##r##v##l);                        \
+                _mm256_storeu_ps(c + r * ldc + 16 * v + 8, d##r##v##h);                    \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+igemm3(const int nv, const int masked, const int pair, int64_t channels, const float *a,
+       int64_t a_tap, const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m,
+       const float *bias, int accumulate)
+{
+    __m256 d00l, d00h, d01l, d01h, d10l, d10h, d11l, d11h, d20l, d20h, d21l, d21h;
+    INIT3(0, 0);
+    INIT3(0, 1);
+    INIT3(1, 0);
+    INIT3(1, 1);
+    INIT3(2, 0);
+    INIT3(2, 1);
+    const int64_t cs = channels > 1 ? b->cs : 0;
+    for (int64_t t = 0; t < b->ntaps; t++) {
+        const uintptr_t o = (uintptr_t)(b->off[t] * (int64_t)sizeof(float));
+        /* vector 1's pointer is stepped but never read when nv is 1 */
+        const float *p0 = (const float *)(b->base[0] + o),
+                    *p1 = (const float *)(b->base[nv > 1 ? 1 : 0] + o);
+        const float *at = a + t * a_tap;
+        const unsigned bits0 = masked ? b->mask[0][t] : 0xffff,
+                       bits1 = masked && nv > 1 ? b->mask[1][t] : 0xffff;
+        const __m256 k0l = lane_mask(bits0), k0h = lane_mask(bits0 >> 8),
+                     k1l = lane_mask(bits1), k1h = lane_mask(bits1 >> 8);
+        if (!masked) {
+            CHANNELS3(0, channels, 0);
+            continue;
+        }
+        const int64_t lo = b->whole_lo < 0 ? 0 : b->whole_lo < channels ? b->whole_lo : channels;
+        const int64_t hi = b->whole_hi < lo ? lo : b->whole_hi < channels ? b->whole_hi : channels;
+        CHANNELS3(0, lo, 2);
+        CHANNELS3(lo, hi, 1);
+        CHANNELS3(hi, channels, 2);
+    }
+    STORE3(0, 0);
+    STORE3(0, 1);
+    STORE3(1, 0);
+    STORE3(1, 1);
+    STORE3(2, 0);
+    STORE3(2, 1);
+}
+
+static inline __attribute__((always_inline)) void
+igemm3_nv(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
+          const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+          int accumulate)
+{
+    if (nv >= 2)
+        igemm3(2, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+    else
+        igemm3(1, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+}
+
+void tconv__igemm_3x2v_avx2(int64_t channels, const float *a, int64_t a_tap,
+                            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
+                            const float *bias, int accumulate)
+{
+    if (b->mask[0] && b->pair_c0)
+        igemm3_nv(1, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    else if (b->mask[0])
+        igemm3_nv(1, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    else if (b->pair_c0)
+        igemm3_nv(0, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    else
+        igemm3_nv(0, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
 }

@@ -680,16 +680,21 @@ static void test_igemm(void **state)
     const int nl = isa_levels(levels);
     tu_rng rng = tu_rng_seed(4242);
     int64_t kernels = 0;
-    for (int kk = 0; kk < 2 * nl; kk++) {
-        /* each level's kernel for A of 8 rows and for A of 4 rows */
-        const tconv_igemm_kernel *ik = tconv__igemm_kernel(levels[kk / 2], kk % 2 ? 4 : 8);
-        if (!ik)
+    for (int kk = 0; kk < 3 * nl; kk++) {
+        /* each level's kernels for A of 8, 4 and 3 rows (each kernel once) */
+        static const int64_t rows[3] = {8, 4, 3};
+        const tconv_isa isa = levels[kk / 3];
+        const tconv_igemm_kernel *ik = tconv__igemm_kernel(isa, rows[kk % 3]);
+        bool seen = false;
+        for (int j = kk / 3 * 3; j < kk; j++)
+            seen = seen || tconv__igemm_kernel(isa, rows[j % 3]) == ik;
+        if (!ik || seen)
             continue;
         kernels++;
         assert_true(ik->nv >= 1 && ik->nv <= TCONV_IGEMM_MAX_NV);
         assert_true(ik->mr <= 8);
-        if (kk % 2 == 0)
-            assert_int_equal(ik->mr, tconv__gemm_kernel(levels[kk / 2])->mr);
+        if (kk % 3 == 0) /* the kernel for many rows: the GEMM's MR (one packing) */
+            assert_int_equal(ik->mr, tconv__gemm_kernel(isa)->mr);
         const int64_t mr = ik->mr;
         for (int iter = 0; iter < 300; iter++) {
             /* two cases in ten one channel (one without masks, one with), whose stride
