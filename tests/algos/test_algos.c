@@ -286,7 +286,7 @@ static void test_direct_tile_shapes(void **state)
  * same lanes, the same masks), so an input with contiguous rows and the same values
  * in a cropped view (rows not contiguous: copies) give bit-identical outputs, at 1
  * and 2 threads, for each ISA level with an igemm kernel (AVX2, AVX-512). Shapes that
- * read in place, with AVX-512's 8-row and 4-row kernels (AVX2's 6-row one for all),
+ * read in place, with AVX-512's 8-row and 4-row kernels (AVX2's 6-row and 3-row ones),
  * each also within the reference's bound; the last one's packed weights are split
  * into row blocks when read in place (not when copied), which changes no sum. */
 static void inplace_matches_copy(tconv_isa isa)
@@ -539,7 +539,7 @@ static void test_select(void **state)
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
     assert_int_equal(tconv__select_algorithm(&s, TCONV_ISA_AVX512, &why), TCONV_ALGO_DIRECT);
     /* 3 output channels (dcgan5): the phase path's few-row igemm where there is one (x86:
-     * AVX-512's 4-row, AVX2's 6-row), else direct; with few input channels, direct */
+     * AVX-512's 4-row, AVX2's 3-row), else direct; with few input channels, direct */
     s = (tconv_shape){.n = 64, .cin = 64, .h = 32, .w = 32, .cout = 3, .kh = 4, .kw = 4,
                       .hout = 64, .wout = 64, .groups = 1, .cin_g = 64, .cout_g = 3,
                       .sh = 2, .sw = 2, .ph = 1, .pw = 1, .dh = 1, .dw = 1};
