@@ -7,7 +7,8 @@
  * once starting exactly after one. An access one float outside a tensor then faults
  * and the test dies. This is the check for the loads the other tools cannot see: the
  * AVX-512 kernels' masked loads are inline assembly, which AddressSanitizer does not
- * instrument, and valgrind runs no AVX-512 code at all; the in-place direct feed reads
+ * instrument, and valgrind runs no AVX-512 code at all (the AVX2 igemm's vmaskmovps
+ * loads are intrinsics ASan does not look into either); the in-place direct feed reads
  * whole vectors in the channels it computes to be inside the input (whole_lo/whole_hi
  * in src/lower/phase.h) and masked ones at the ends, so a bound one channel too wide
  * faults here on the last channel of the last image.
