@@ -1,5 +1,5 @@
 /*
- * igemm_avx2.c - the AVX2+FMA indirect GEMM micro-kernel (contract in gemm.h):
+ * igemm_avx2.c - the AVX2+FMA indirect GEMM micro-kernels (contract in gemm.h):
  *   f32_igemm_6x1v_avx2: 6 rows of packed A (the AVX2 GEMM's MR, so that both feeds of
  *                        the phase path share one packing) times one vector of 16
  *                        lanes, held as two ymm halves: 12 accumulators, the vector's
@@ -16,11 +16,12 @@
  * AVX2 has no mask registers. A lane a mask clears is zeroed in B instead (an AND with
  * the tap's lane mask, on any vector ALU port, beside the FMA ports on Intel cores;
  * made once per tap), so it adds a*(+0): the same bits as adding nothing for finite
- * weights, except that a chain still at -0 becomes +0 (gemm.h: mask_adds_zero). In the
- * channels where the caller has not said every lane is readable, B is loaded with
- * vmaskmovps, which reads only the lanes set and zeroes the others. As a column pair's
- * second phase it interleaves its values with the first phase's and stores both, like
- * the AVX-512 kernels.
+ * weights, except that a chain still at -0 may become +0 (gemm.h: mask_adds_zero). In
+ * the channels where the caller has not said every lane is readable, B is loaded with
+ * vmaskmovps, which reads only the lanes set and zeroes the others; a tap whose mask
+ * sets every lane takes the plain loop. As a column pair's second phase a kernel
+ * interleaves its values with the first phase's and stores both, like the AVX-512
+ * kernels.
  *
  * SPDX-License-Identifier: MIT
  */
