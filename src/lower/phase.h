@@ -101,7 +101,8 @@ typedef struct plan_geom {
  * the next block (so that it is read from memory once per pass, not once per panel),
  * while the panels' C blocks wait in the slot. Rows of C per pass times 16*NV:
  * direct_c of plan_geom. A pass is the most whole row panels of the kernel's MR that
- * fit (64 rows for MR 8 and 4, 60 for the AVX2 kernel's 6): tconv__phase_pass_rows. */
+ * fit (64 rows for MR 8 and 4, 60 and 63 for the AVX2 kernels' 6 and 3):
+ * tconv__phase_pass_rows. */
 #define DIRECT_ROWS 64
 
 static inline int64_t tconv__phase_pass_rows(int64_t mr)
