@@ -160,17 +160,22 @@ extern const tconv_igemm_kernel tconv__igemm_f32_6x1v_avx2;
 extern const tconv_igemm_kernel tconv__igemm_f32_3x2v_avx2;
 extern const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512;
 extern const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512;
-void tconv__igemm_6x1v_avx2(int64_t channels, const float *a, int64_t a_tap,
-                            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                            const float *bias, int accumulate);
-void tconv__igemm_3x2v_avx2(int64_t channels, const float *a, int64_t a_tap,
-                            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                            const float *bias, int accumulate);
-void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
-                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                              const float *bias, int accumulate);
-void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
-                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                              const float *bias, int accumulate);
+
+/* The body of an igemm kernel (in its ISA file; the kernel is known only through its
+ * table entry above): one of four compile-time variants of its shape, shape(masked,
+ * pair, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate), for the call's lane
+ * masks (or none) and column pair output (or C), so that neither costs a test inside
+ * the loops. */
+#define TCONV_IGEMM_VARIANTS(shape)                                                        \
+    do {                                                                                   \
+        if (b->mask[0] && b->pair_c0)                                                      \
+            shape(1, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+        else if (b->mask[0])                                                               \
+            shape(1, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+        else if (b->pair_c0)                                                               \
+            shape(0, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+        else                                                                               \
+            shape(0, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
+    } while (0)
 
 #endif /* TCONV_GEMM_H */

@@ -10,8 +10,8 @@
  *                        output layer, which the 6-row kernel would run half idle): 12
  *                        accumulators, the 3 rows' broadcasts and one B half at a time
  *                        (16 registers); per k, 12 FMAs against 4 loads and 3
- *                        broadcasts. Both are fed only where every phase is (A is then
- *                        packed for their MR).
+ *                        broadcasts. Used only where every phase is fed directly (A
+ *                        is then packed for its MR, phase.c).
  *
  * AVX2 has no mask registers. A lane a mask clears is zeroed in B instead (an AND with
  * the tap's lane mask, on any vector ALU port, beside the FMA ports on Intel cores;
@@ -29,16 +29,23 @@
 
 #include "gemm.h"
 
+static void kernel_6x1v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate);
+static void kernel_3x2v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate);
+
 const tconv_igemm_kernel tconv__igemm_f32_6x1v_avx2 = {
-    6, 1, TCONV_ISA_AVX2, tconv__igemm_6x1v_avx2, "f32_igemm_6x1v_avx2", true,
+    6, 1, TCONV_ISA_AVX2, kernel_6x1v, "f32_igemm_6x1v_avx2", true,
 };
 const tconv_igemm_kernel tconv__igemm_f32_3x2v_avx2 = {
-    3, 2, TCONV_ISA_AVX2, tconv__igemm_3x2v_avx2, "f32_igemm_3x2v_avx2", true,
+    3, 2, TCONV_ISA_AVX2, kernel_3x2v, "f32_igemm_3x2v_avx2", true,
 };
 
 /* A streams from L2 once per call, as in the AVX-512 kernel: prefetch it ~200 floats
  * ahead (32 k steps of the 6-row kernel). */
-enum { MR = 6, PREFETCH_A = 32 * MR };
+enum { PREFETCH_A = 32 * 6 };
 
 /* Lanes 0-7 of bits as a vector lane mask: all ones where the bit is set. */
 static inline __m256 lane_mask(unsigned bits)
@@ -46,6 +53,28 @@ static inline __m256 lane_mask(unsigned bits)
     const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256i set = _mm256_and_si256(_mm256_set1_epi32((int)bits), bit);
     return _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, bit));
+}
+
+/* B's 8 lanes at p: mode 0 all read, 1 all read and those k clears zeroed, 2 only
+ * those k sets read (the others 0). */
+enum { LOAD_ALL = 0, LOAD_AND = 1, LOAD_MASKED = 2 };
+static inline __attribute__((always_inline)) __m256 load_b(const int mode, const float *p,
+                                                           __m256 k)
+{
+    if (mode == LOAD_ALL)
+        return _mm256_loadu_ps(p);
+    if (mode == LOAD_AND)
+        return _mm256_and_ps(_mm256_loadu_ps(p), k);
+    return _mm256_maskload_ps(p, _mm256_castps_si256(k));
+}
+
+/* The channels [*lo, *hi) of [0, channels) in which every lane may be read (b's
+ * whole_lo, whole_hi, clipped): loaded with LOAD_AND, the others with LOAD_MASKED. */
+static inline void whole_range(const tconv_igemm_b *b, int64_t channels, int64_t *lo,
+                               int64_t *hi)
+{
+    *lo = b->whole_lo < 0 ? 0 : b->whole_lo < channels ? b->whole_lo : channels;
+    *hi = b->whole_hi < *lo ? *lo : b->whole_hi < channels ? b->whole_hi : channels;
 }
 
 /* Row r, vector v of the column pair's output: the first phase's 16 values (pair_c0)
@@ -65,131 +94,10 @@ static inline __attribute__((always_inline)) void pair_out(const tconv_igemm_b *
     _mm256_storeu_ps(y + 24, _mm256_permute2f128_ps(l1, h1, 0x31));
 }
 
-/* Row r's chain start: C (accumulate), bias[r] or 0; rows past m start at 0 and are
- * never stored. */
-#define INIT(r)                                                                            \
-    do {                                                                                   \
-        if (accumulate && r < m) {                                                         \
-            c##r##l = _mm256_loadu_ps(c + r * ldc);                                        \
-            c##r##h = _mm256_loadu_ps(c + r * ldc + 8);                                    \
-        } else {                                                                           \
-            c##r##l = !accumulate && bias && r < m ? _mm256_set1_ps(bias[r])               \
-                                                  : _mm256_setzero_ps();                   \
-            c##r##h = c##r##l;                                                             \
-        }                                                                                  \
-    } while (0)
-
-#define FMA_ROW(r)                                                                         \
-    do {                                                                                   \
-        const __m256 a_ = _mm256_broadcast_ss(at + r);                                     \
-        c##r##l = _mm256_fmadd_ps(a_, bl, c##r##l);                                        \
-        c##r##h = _mm256_fmadd_ps(a_, bh, c##r##h);                                        \
-    } while (0)
-
-/* Channels [from, to) of the current tap: B's two halves by the statements given, then
- * the 12 FMAs. The loop runs on A's pointer (no counter: the loop is near the core's
- * issue width, 24-26 uops per 12 FMAs in their 6 cycles; 1.00-1.05x alone in L1). */
-#define CHANNELS(from, to, ...)                                                            \
-    for (const float *end_ = at + ((to) - (from)) * MR; at != end_;) {                     \
-        __m256 bl, bh;                                                                     \
-        _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);                        \
-        __VA_ARGS__;                                                                       \
-        FMA_ROW(0);                                                                        \
-        FMA_ROW(1);                                                                        \
-        FMA_ROW(2);                                                                        \
-        FMA_ROW(3);                                                                        \
-        FMA_ROW(4);                                                                        \
-        FMA_ROW(5);                                                                        \
-        at += MR;                                                                          \
-        p += cs;                                                                           \
-    }
-
-#define STORE(r)                                                                           \
-    do {                                                                                   \
-        if (r < m) {                                                                       \
-            if (pair) {                                                                    \
-                pair_out(b, r, 0, c##r##l, c##r##h);                                          \
-            } else {                                                                       \
-                _mm256_storeu_ps(c + r * ldc, c##r##l);                                    \
-                _mm256_storeu_ps(c + r * ldc + 8, c##r##h);                                \
-            }                                                                              \
-        }                                                                                  \
-    } while (0)
-
-static inline __attribute__((always_inline)) void
-igemm(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
-      const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m, const float *bias,
-      int accumulate)
-{
-    __m256 c0l, c0h, c1l, c1h, c2l, c2h, c3l, c3h, c4l, c4h, c5l, c5h;
-    INIT(0);
-    INIT(1);
-    INIT(2);
-    INIT(3);
-    INIT(4);
-    INIT(5);
-    /* by 0 with one channel, whose stride may be any int64 (see igemm_avx512.c) */
-    const int64_t cs = channels > 1 ? b->cs : 0;
-    for (int64_t t = 0; t < b->ntaps; t++) {
-        const float *p = (const float *)(b->base[0] +
-                                         (uintptr_t)(b->off[t] * (int64_t)sizeof(float)));
-        const float *at = a + t * a_tap;
-        /* a tap whose mask sets every lane reads only the input: plain loads (the AND
-         * costs about a tenth of the kernel; taps in the interior, one-tap layers) */
-        const unsigned bits = masked ? b->mask[0][t] : 0xffff;
-        if (bits == 0xffff) {
-            CHANNELS(0, channels, bl = _mm256_loadu_ps(p); bh = _mm256_loadu_ps(p + 8));
-            continue;
-        }
-        const __m256 kl = lane_mask(bits), kh = lane_mask(bits >> 8);
-        const __m256i ml = _mm256_castps_si256(kl), mh = _mm256_castps_si256(kh);
-        /* the channels where only the lanes set may be read, those where all may, the
-         * rest: three loops, no test per channel */
-        const int64_t lo = b->whole_lo < 0 ? 0 : b->whole_lo < channels ? b->whole_lo : channels;
-        const int64_t hi = b->whole_hi < lo ? lo : b->whole_hi < channels ? b->whole_hi : channels;
-        CHANNELS(0, lo, bl = _mm256_maskload_ps(p, ml); bh = _mm256_maskload_ps(p + 8, mh));
-        CHANNELS(lo, hi, bl = _mm256_and_ps(_mm256_loadu_ps(p), kl);
-                 bh = _mm256_and_ps(_mm256_loadu_ps(p + 8), kh));
-        CHANNELS(hi, channels, bl = _mm256_maskload_ps(p, ml); bh = _mm256_maskload_ps(p + 8, mh));
-    }
-    STORE(0);
-    STORE(1);
-    STORE(2);
-    STORE(3);
-    STORE(4);
-    STORE(5);
-}
-
-void tconv__igemm_6x1v_avx2(int64_t channels, const float *a, int64_t a_tap,
-                            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                            const float *bias, int accumulate)
-{
-    (void)nv; /* one vector: the kernel's nv */
-    if (b->mask[0] && b->pair_c0)
-        igemm(1, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
-    else if (b->mask[0])
-        igemm(1, 0, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
-    else if (b->pair_c0)
-        igemm(0, 1, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
-    else
-        igemm(0, 0, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
-}
-
-/* ------------------------------------------------------------ 3 rows x 2 vectors */
-
-/* B's 8 lanes at p: mode 0 all read, 1 all read and those k clears zeroed, 2 only
- * those k sets read (the others 0). */
-static inline __attribute__((always_inline)) __m256 load_b(const int mode, const float *p,
-                                                           __m256 k)
-{
-    if (mode == 0)
-        return _mm256_loadu_ps(p);
-    if (mode == 1)
-        return _mm256_and_ps(_mm256_loadu_ps(p), k);
-    return _mm256_maskload_ps(p, _mm256_castps_si256(k));
-}
-
-#define INIT3(r, v)                                                                        \
+/* Accumulators d<r><v><l|h>: row r, vector v, lanes 0-7 (l) or 8-15 (h). The chain
+ * start of row r, vector v: C (accumulate), bias[r] or 0; rows past m and vectors past
+ * nv start at 0 and are never stored. */
+#define INIT(r, v)                                                                         \
     do {                                                                                   \
         if (v < nv && accumulate && r < m) {                                               \
             d##r##v##l = _mm256_loadu_ps(c + r * ldc + 16 * v);                            \
@@ -200,6 +108,106 @@ static inline __attribute__((always_inline)) __m256 load_b(const int mode, const
             d##r##v##h = d##r##v##l;                                                       \
         }                                                                                  \
     } while (0)
+
+#define STORE(r, v)                                                                        \
+    do {                                                                                   \
+        if (v < nv && r < m) {                                                             \
+            if (pair) {                                                                    \
+                pair_out(b, r, v, d##r##v##l, d##r##v##h);                                 \
+            } else {                                                                       \
+                _mm256_storeu_ps(c + r * ldc + 16 * v, d##r##v##l);                        \
+                _mm256_storeu_ps(c + r * ldc + 16 * v + 8, d##r##v##h);                    \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+/* ------------------------------------------------------------ 6 rows x 1 vector */
+
+#define FMA_ROW(r)                                                                         \
+    do {                                                                                   \
+        const __m256 a_ = _mm256_broadcast_ss(at + r);                                     \
+        d##r##0l = _mm256_fmadd_ps(a_, bl, d##r##0l);                                      \
+        d##r##0h = _mm256_fmadd_ps(a_, bh, d##r##0h);                                      \
+    } while (0)
+
+/* Channels [from, to) of the current tap: B's two halves, then the 12 FMAs. The loop
+ * runs on A's pointer, with no counter: it is near the core's issue width (24-26 uops
+ * per 12 FMAs, whose 6 cycles issue 24). */
+#define CHANNELS6(from, to, mode)                                                          \
+    for (const float *end_ = at + ((to) - (from)) * 6; at != end_;) {                      \
+        _mm_prefetch((const char *)(at + PREFETCH_A), _MM_HINT_T0);                        \
+        const __m256 bl = load_b(mode, p, kl), bh = load_b(mode, p + 8, kh);               \
+        FMA_ROW(0);                                                                        \
+        FMA_ROW(1);                                                                        \
+        FMA_ROW(2);                                                                        \
+        FMA_ROW(3);                                                                        \
+        FMA_ROW(4);                                                                        \
+        FMA_ROW(5);                                                                        \
+        at += 6;                                                                           \
+        p += cs;                                                                           \
+    }
+
+static inline __attribute__((always_inline)) void
+igemm6(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
+       const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m, const float *bias,
+       int accumulate)
+{
+    const int nv = 1;
+    __m256 d00l, d00h, d10l, d10h, d20l, d20h, d30l, d30h, d40l, d40h, d50l, d50h;
+    INIT(0, 0);
+    INIT(1, 0);
+    INIT(2, 0);
+    INIT(3, 0);
+    INIT(4, 0);
+    INIT(5, 0);
+    /* by 0 with one channel, whose stride may be any int64 (see igemm_avx512.c) */
+    const int64_t cs = channels > 1 ? b->cs : 0;
+    for (int64_t t = 0; t < b->ntaps; t++) {
+        const float *p = (const float *)(b->base[0] +
+                                         (uintptr_t)(b->off[t] * (int64_t)sizeof(float)));
+        const float *at = a + t * a_tap;
+        const unsigned bits = masked ? b->mask[0][t] : 0xffff;
+        const __m256 kl = lane_mask(bits), kh = lane_mask(bits >> 8);
+        /* a tap whose mask sets every lane reads only the input: plain loads (the AND
+         * costs about a tenth of the kernel; taps in the interior, one-tap layers) */
+        if (bits == 0xffff) {
+            CHANNELS6(0, channels, LOAD_ALL);
+            continue;
+        }
+        /* the channels where only the lanes set may be read, those where all may, the
+         * rest: three loops, no test per channel */
+        int64_t lo, hi;
+        whole_range(b, channels, &lo, &hi);
+        CHANNELS6(0, lo, LOAD_MASKED);
+        CHANNELS6(lo, hi, LOAD_AND);
+        CHANNELS6(hi, channels, LOAD_MASKED);
+    }
+    STORE(0, 0);
+    STORE(1, 0);
+    STORE(2, 0);
+    STORE(3, 0);
+    STORE(4, 0);
+    STORE(5, 0);
+}
+
+/* One vector always (the kernel's nv). */
+static inline __attribute__((always_inline)) void
+igemm_6x1v(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
+          const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+          int accumulate)
+{
+    (void)nv;
+    igemm6(masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
+}
+
+static void kernel_6x1v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate)
+{
+    TCONV_IGEMM_VARIANTS(igemm_6x1v);
+}
+
+/* ------------------------------------------------------------ 3 rows x 2 vectors */
 
 /* Half s (l: lanes 0-7, h: 8-15, at offset o) of vector v: one B load, three FMAs. */
 #define HALF3(v, s, o, mode)                                                               \
@@ -226,30 +234,18 @@ static inline __attribute__((always_inline)) __m256 load_b(const int mode, const
         p1 += cs;                                                                          \
     }
 
-#define STORE3(r, v)                                                                       \
-    do {                                                                                   \
-        if (v < nv && r < m) {                                                             \
-            if (pair) {                                                                    \
-                pair_out(b, r, v, d##r##v##l, d##r##v##h);                                 \
-            } else {                                                                       \
-                _mm256_storeu_ps(c + r * ldc + 16 * v, d##r##v##l);                        \
-                _mm256_storeu_ps(c + r * ldc + 16 * v + 8, d##r##v##h);                    \
-            }                                                                              \
-        }                                                                                  \
-    } while (0)
-
 static inline __attribute__((always_inline)) void
 igemm3(const int nv, const int masked, const int pair, int64_t channels, const float *a,
        int64_t a_tap, const tconv_igemm_b *b, float *c, int64_t ldc, int64_t m,
        const float *bias, int accumulate)
 {
     __m256 d00l, d00h, d01l, d01h, d10l, d10h, d11l, d11h, d20l, d20h, d21l, d21h;
-    INIT3(0, 0);
-    INIT3(0, 1);
-    INIT3(1, 0);
-    INIT3(1, 1);
-    INIT3(2, 0);
-    INIT3(2, 1);
+    INIT(0, 0);
+    INIT(0, 1);
+    INIT(1, 0);
+    INIT(1, 1);
+    INIT(2, 0);
+    INIT(2, 1);
     const int64_t cs = channels > 1 ? b->cs : 0;
     for (int64_t t = 0; t < b->ntaps; t++) {
         const uintptr_t o = (uintptr_t)(b->off[t] * (int64_t)sizeof(float));
@@ -262,25 +258,25 @@ igemm3(const int nv, const int masked, const int pair, int64_t channels, const f
         const __m256 k0l = lane_mask(bits0), k0h = lane_mask(bits0 >> 8),
                      k1l = lane_mask(bits1), k1h = lane_mask(bits1 >> 8);
         if (bits0 == 0xffff && bits1 == 0xffff) { /* every lane in the input */
-            CHANNELS3(0, channels, 0);
+            CHANNELS3(0, channels, LOAD_ALL);
             continue;
         }
-        const int64_t lo = b->whole_lo < 0 ? 0 : b->whole_lo < channels ? b->whole_lo : channels;
-        const int64_t hi = b->whole_hi < lo ? lo : b->whole_hi < channels ? b->whole_hi : channels;
-        CHANNELS3(0, lo, 2);
-        CHANNELS3(lo, hi, 1);
-        CHANNELS3(hi, channels, 2);
+        int64_t lo, hi;
+        whole_range(b, channels, &lo, &hi);
+        CHANNELS3(0, lo, LOAD_MASKED);
+        CHANNELS3(lo, hi, LOAD_AND);
+        CHANNELS3(hi, channels, LOAD_MASKED);
     }
-    STORE3(0, 0);
-    STORE3(0, 1);
-    STORE3(1, 0);
-    STORE3(1, 1);
-    STORE3(2, 0);
-    STORE3(2, 1);
+    STORE(0, 0);
+    STORE(0, 1);
+    STORE(1, 0);
+    STORE(1, 1);
+    STORE(2, 0);
+    STORE(2, 1);
 }
 
 static inline __attribute__((always_inline)) void
-igemm3_nv(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
+igemm_3x2v(const int masked, const int pair, int64_t channels, const float *a, int64_t a_tap,
           const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m, const float *bias,
           int accumulate)
 {
@@ -290,16 +286,9 @@ igemm3_nv(const int masked, const int pair, int64_t channels, const float *a, in
         igemm3(1, masked, pair, channels, a, a_tap, b, c, ldc, m, bias, accumulate);
 }
 
-void tconv__igemm_3x2v_avx2(int64_t channels, const float *a, int64_t a_tap,
-                            const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                            const float *bias, int accumulate)
+static void kernel_3x2v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate)
 {
-    if (b->mask[0] && b->pair_c0)
-        igemm3_nv(1, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
-    else if (b->mask[0])
-        igemm3_nv(1, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
-    else if (b->pair_c0)
-        igemm3_nv(0, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
-    else
-        igemm3_nv(0, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);
+    TCONV_IGEMM_VARIANTS(igemm_3x2v);
 }

@@ -28,11 +28,18 @@
 #include "gemm.h"
 #include "interleave_avx512.h"
 
+static void kernel_8x3v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate);
+static void kernel_4x6v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate);
+
 const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512 = {
-    8, 3, TCONV_ISA_AVX512, tconv__igemm_8x3v_avx512, "f32_igemm_8x3v_avx512", false,
+    8, 3, TCONV_ISA_AVX512, kernel_8x3v, "f32_igemm_8x3v_avx512", false,
 };
 const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
-    4, 6, TCONV_ISA_AVX512, tconv__igemm_4x6v_avx512, "f32_igemm_4x6v_avx512", false,
+    4, 6, TCONV_ISA_AVX512, kernel_4x6v, "f32_igemm_4x6v_avx512", false,
 };
 
 /* A is streamed once per column tile from L2; prefetch it ~256 floats ahead, as the
@@ -543,30 +550,16 @@ igemm_4x6v(const int masked, const int pair, int64_t channels, const float *a, i
     }
 }
 
-/* A public kernel: its shape's variant for the call's lane masks (or none) and column
- * pair output (or C). */
-#define VARIANTS(shape)                                                                    \
-    do {                                                                                   \
-        if (b->mask[0] && b->pair_c0)                                                      \
-            shape(1, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
-        else if (b->mask[0])                                                               \
-            shape(1, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
-        else if (b->pair_c0)                                                               \
-            shape(0, 1, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
-        else                                                                               \
-            shape(0, 0, channels, a, a_tap, b, nv, c, ldc, m, bias, accumulate);           \
-    } while (0)
-
-void tconv__igemm_8x3v_avx512(int64_t channels, const float *a, int64_t a_tap,
-                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                              const float *bias, int accumulate)
+static void kernel_8x3v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate)
 {
-    VARIANTS(igemm_8x3v);
+    TCONV_IGEMM_VARIANTS(igemm_8x3v);
 }
 
-void tconv__igemm_4x6v_avx512(int64_t channels, const float *a, int64_t a_tap,
-                              const tconv_igemm_b *b, int nv, float *c, int64_t ldc, int64_t m,
-                              const float *bias, int accumulate)
+static void kernel_4x6v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
+                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
+                        int accumulate)
 {
-    VARIANTS(igemm_4x6v);
+    TCONV_IGEMM_VARIANTS(igemm_4x6v);
 }
