@@ -142,6 +142,19 @@ static double get4(const tconv_tensor *t, int64_t n, int64_t c, int64_t y, int64
     return *tu_at(t, t->rank == 4 ? idx4 : idx4 + 1);
 }
 
+/* The output's N (1 unbatched), Cout, Hout, Wout, from the definition. */
+static void output_dims(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
+                        int64_t dims[4])
+{
+    const int off = x->rank == 4 ? 0 : 1;
+    dims[0] = off ? 1 : x->shape[0];
+    dims[1] = w->shape[1] * p->groups;
+    dims[2] = (x->shape[2 - off] - 1) * p->stride[0] - 2 * p->padding[0] +
+              p->dilation[0] * (w->shape[2] - 1) + p->output_padding[0] + 1;
+    dims[3] = (x->shape[3 - off] - 1) * p->stride[1] - 2 * p->padding[1] +
+              p->dilation[1] * (w->shape[3] - 1) + p->output_padding[1] + 1;
+}
+
 double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
                  const tconv_tensor *b, double **s_out)
 {
@@ -150,11 +163,9 @@ double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tenso
             W = x->shape[3 - off];
     int64_t G = p->groups, cin_g = Cin / G, cout_g = w->shape[1], kh = w->shape[2],
             kw = w->shape[3];
-    int64_t Cout = cout_g * G;
-    int64_t Ho = (H - 1) * p->stride[0] - 2 * p->padding[0] + p->dilation[0] * (kh - 1) +
-                 p->output_padding[0] + 1;
-    int64_t Wo = (W - 1) * p->stride[1] - 2 * p->padding[1] + p->dilation[1] * (kw - 1) +
-                 p->output_padding[1] + 1;
+    int64_t dims[4];
+    output_dims(p, x, w, dims);
+    const int64_t Cout = dims[1], Ho = dims[2], Wo = dims[3];
     size_t total = (size_t)(N * Cout * Ho * Wo);
     double *y = calloc(total + 1, sizeof(double));
     double *s = calloc(total + 1, sizeof(double));
@@ -197,19 +208,6 @@ double *tu_exact(const tconv_params *p, const tconv_tensor *x, const tconv_tenso
     else
         free(s);
     return y;
-}
-
-/* The output's N (1 unbatched), Cout, Hout, Wout, as tu_exact derives them. */
-static void output_dims(const tconv_params *p, const tconv_tensor *x, const tconv_tensor *w,
-                        int64_t dims[4])
-{
-    const int off = x->rank == 4 ? 0 : 1;
-    dims[0] = off ? 1 : x->shape[0];
-    dims[1] = w->shape[1] * p->groups;
-    dims[2] = (x->shape[2 - off] - 1) * p->stride[0] - 2 * p->padding[0] +
-              p->dilation[0] * (w->shape[2] - 1) + p->output_padding[0] + 1;
-    dims[3] = (x->shape[3 - off] - 1) * p->stride[1] - 2 * p->padding[1] +
-              p->dilation[1] * (w->shape[3] - 1) + p->output_padding[1] + 1;
 }
 
 /* Has t (rank 4, or 3 for one image) the output shape dims? If not, says so in msg. The
