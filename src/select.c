@@ -61,7 +61,7 @@ const tconv_algo_impl *tconv__algo_impl(tconv_algorithm algo)
  * input channels (PHASE_MIN_CIN_G, measured with 3-4 output channels, k4 s2, 32x32
  * inputs: 8 channels 0.86x, 16: 1.19x, 32: 1.68x, dcgan5's 64: 1.31x; depthwise
  * 0.25x); so does AVX2's 3-row one (dcgan5 at AVX2, one process each, best of two:
- * 2.6x faster than direct; its 6-row kernel, half idle, was 1.77x).
+ * 2.4-2.7x faster than direct; its 6-row kernel, half idle, was 1.77x).
  * PHASE_MIN_EFFICIENCY is a judgement (below it the phase GEMMs multiply more border
  * zeros than real terms), not yet tuned. */
 #define DIRECT_MAX_COUT_G 4
