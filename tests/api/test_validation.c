@@ -1040,6 +1040,89 @@ static void test_aliasing(void **state)
     EXPECT_OK(&f, API_MEM);
 }
 
+/* One failing call of the plan API: its status, a message with sub, the arena untouched,
+ * the message cleared by the next successful call. */
+static void expect_plan_fail(const char *file, int line, tconv_status st, tconv_status want,
+                             const char *sub)
+{
+    const char *msg = tconv_last_error_message();
+    n_calls++;
+    if (st != want)
+        fail_msg("%s:%d: returned %d (%s), want %d (%s); message \"%s\"", file, line, (int)st,
+                 tconv_status_string(st), (int)want, tconv_status_string(want), msg);
+    if (!strstr(msg, sub))
+        fail_msg("%s:%d: message \"%s\" lacks \"%s\"", file, line, msg, sub);
+    if (memcmp(arena_copy, arena, ARENA_LEN * sizeof(float)) != 0)
+        fail_msg("%s:%d: wrote memory although it failed", file, line);
+    successful_call(file, line);
+}
+
+#define EXPECT_PLAN_FAIL(call, want, sub)                                                  \
+    do {                                                                                   \
+        memcpy(arena_copy, arena, ARENA_LEN * sizeof(float));                              \
+        const tconv_status st_ = (call);                                                   \
+        expect_plan_fail(__FILE__, __LINE__, st_, (want), (sub));                          \
+    } while (0)
+
+/* What only a plan refuses: a NULL plan or input of a run, an input of another rank than
+ * the plan's or that does not fit it, an exec asking for another algorithm or ISA than
+ * planned, NULL arguments of the plan queries. */
+static void test_plan_refusals(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f);
+    tconv_plan *plan = NULL;
+    assert_int_equal(tconv_plan_create(&plan, &f.p, &f.x, &f.w, &f.b, NULL), TCONV_OK);
+    tconv_report info;
+    assert_int_equal(tconv_plan_info(plan, &info), TCONV_OK);
+    size_t bytes;
+    n_cases++;
+
+    EXPECT_PLAN_FAIL(tconv_plan_run(NULL, &f.x, &f.y, NULL, NULL), TCONV_ERR_NULL_POINTER,
+                     "plan must not be NULL");
+    EXPECT_PLAN_FAIL(tconv_plan_run(plan, NULL, &f.y, NULL, NULL), TCONV_ERR_NULL_POINTER,
+                     "input must not be NULL");
+    /* one image unbatched on a plan made for a batch */
+    fixture u;
+    fixture_init_unbatched(&u);
+    EXPECT_PLAN_FAIL(tconv_plan_run(plan, &u.x, &u.y, NULL, NULL), TCONV_ERR_SHAPE_MISMATCH,
+                     "differs from the plan's");
+    /* a batch larger than planned */
+    tconv_tensor x2 = tconv_tensor_nchw(f.x.data, BN + 1, BCIN, BH, BW);
+    EXPECT_PLAN_FAIL(tconv_plan_run(plan, &x2, &f.y, NULL, NULL), TCONV_ERR_SHAPE_MISMATCH,
+                     "does not fit the plan");
+    /* another algorithm than the plan's */
+    tconv_exec e = tconv_exec_default();
+    e.algorithm = info.algorithm == TCONV_ALGO_REFERENCE ? TCONV_ALGO_GEMM_COL2IM
+                                                         : TCONV_ALGO_REFERENCE;
+    EXPECT_PLAN_FAIL(tconv_plan_run(plan, &f.x, &f.y, &e, NULL), TCONV_ERR_INVALID_ARGUMENT,
+                     "differs from the plan's");
+    EXPECT_PLAN_FAIL(tconv_plan_workspace_size(plan, &e, &bytes), TCONV_ERR_INVALID_ARGUMENT,
+                     "differs from the plan's");
+    /* another ISA than the plan's, where this machine has one to ask for */
+    e = tconv_exec_default();
+    e.isa = info.isa != TCONV_ISA_SCALAR                  ? TCONV_ISA_SCALAR
+            : tconv_isa_detected() != TCONV_ISA_SCALAR ? tconv_isa_detected()
+                                                          : TCONV_ISA_AUTO;
+    if (e.isa != TCONV_ISA_AUTO) {
+        EXPECT_PLAN_FAIL(tconv_plan_run(plan, &f.x, &f.y, &e, NULL),
+                         TCONV_ERR_INVALID_ARGUMENT, "differs from the plan's");
+    }
+    EXPECT_PLAN_FAIL(tconv_plan_workspace_size(NULL, NULL, &bytes), TCONV_ERR_NULL_POINTER,
+                     "plan must not be NULL");
+    EXPECT_PLAN_FAIL(tconv_plan_workspace_size(plan, NULL, NULL), TCONV_ERR_NULL_POINTER,
+                     "bytes must not be NULL");
+    EXPECT_PLAN_FAIL(tconv_plan_info(NULL, &info), TCONV_ERR_NULL_POINTER,
+                     "plan must not be NULL");
+    EXPECT_PLAN_FAIL(tconv_plan_info(plan, NULL), TCONV_ERR_NULL_POINTER,
+                     "report must not be NULL");
+    /* and the plan still runs */
+    assert_int_equal(tconv_plan_run(plan, &f.x, &f.y, NULL, NULL), TCONV_OK);
+    tconv_plan_destroy(plan);
+    fill_arena();
+}
+
 /* A plan runs on its private copies of the weight and bias: after creation the caller
  * may reuse their memory, even for the run's output, and the result is the same. */
 static void test_plan_run_uses_its_copies(void **state)
@@ -1603,6 +1686,7 @@ int main(void)
         cmocka_unit_test(test_overflow_address_space),
         cmocka_unit_test(test_misaligned),
         cmocka_unit_test(test_aliasing),
+        cmocka_unit_test(test_plan_refusals),
         cmocka_unit_test(test_plan_run_uses_its_copies),
         cmocka_unit_test(test_output_self_overlap),
         cmocka_unit_test(test_explicit_algorithms),
