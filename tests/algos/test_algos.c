@@ -239,6 +239,9 @@ static void test_edge_shapes(void **state)
         {5, 16, 10, 10, 16, 3, 1, 1, 0, 1, 1, 0}, /* s1_k3-like */
         {2, 8, 20, 33, 24, 4, 2, 1, 0, 1, 1, 0},  /* rows wider than a vector, odd width */
         {2, 16, 6, 7, 3, 4, 2, 1, 0, 1, 1, 0},    /* dcgan5-like: AUTO takes the 4-row igemm */
+        {1, 2, 3, 2, 9000, 2, 2, 0, 0, 1, 1, 0},  /* so many output channels that the
+                                                   * packed feed's column tile is one
+                                                   * panel at every ISA */
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -915,6 +915,18 @@ static void test_overflow_output_size(void **state)
     /* the matching output tensor cannot be described either */
     f.y = tconv_tensor_nchw(arena + Y_OFF, INT64_C(1) << 31, INT64_C(1) << 31, 1, 1);
     EXPECT_FAIL(&f, API_OUT, TCONV_ERR_SIZE_OVERFLOW, "output", "overflows int64");
+    /* one image, but its output does not fit: 2^31 channels of 1 x 2^31 */
+    fixture_init(&f);
+    f.x = tconv_tensor_nchw(arena + X_OFF, 1, 1, 1, INT64_C(1) << 31);
+    f.x.stride[3] = 0;
+    f.w = tconv_tensor_nchw(arena + W_OFF, 1, INT64_C(1) << 31, 1, 1);
+    f.w.stride[1] = 0;
+    f.p = tconv_params_default();
+    EXPECT_FAIL(&f, API_OS, TCONV_ERR_SIZE_OVERFLOW,
+                "output image size 2147483648 x 1 x 2147483648 floats overflows int64");
+    f.pb = NULL;
+    f.py = NULL;
+    EXPECT_FAIL(&f, API_WS | API_PL, TCONV_ERR_SIZE_OVERFLOW, "output image size");
     /* a W of INT64_MAX (broadcast), kernel 1, stride 1: Wout = INT64_MAX fits, the byte
      * counts do not (the input image's is checked first: it must fit even when N = 0) */
     fixture_init(&f);
@@ -1066,7 +1078,7 @@ static void expect_plan_fail(const char *file, int line, tconv_status st, tconv_
 
 /* What only a plan refuses: a NULL plan or input of a run, an input of another rank than
  * the plan's or that does not fit it, an exec asking for another algorithm or ISA than
- * planned, NULL arguments of the plan queries. */
+ * planned (or invalid in itself), NULL arguments of the plan queries. */
 static void test_plan_refusals(void **state)
 {
     (void)state;
@@ -1109,6 +1121,11 @@ static void test_plan_refusals(void **state)
         EXPECT_PLAN_FAIL(tconv_plan_run(plan, &f.x, &f.y, &e, NULL),
                          TCONV_ERR_INVALID_ARGUMENT, "differs from the plan's");
     }
+    /* an exec invalid in itself, as for the other calls */
+    e = tconv_exec_default();
+    e.num_threads = -1;
+    EXPECT_PLAN_FAIL(tconv_plan_run(plan, &f.x, &f.y, &e, NULL), TCONV_ERR_INVALID_ARGUMENT,
+                     "exec.num_threads=-1 must be >= 0");
     EXPECT_PLAN_FAIL(tconv_plan_workspace_size(NULL, NULL, &bytes), TCONV_ERR_NULL_POINTER,
                      "plan must not be NULL");
     EXPECT_PLAN_FAIL(tconv_plan_workspace_size(plan, NULL, NULL), TCONV_ERR_NULL_POINTER,
@@ -1120,6 +1137,7 @@ static void test_plan_refusals(void **state)
     /* and the plan still runs */
     assert_int_equal(tconv_plan_run(plan, &f.x, &f.y, NULL, NULL), TCONV_OK);
     tconv_plan_destroy(plan);
+    tconv_plan_destroy(NULL); /* as free(NULL) */
     fill_arena();
 }
 
