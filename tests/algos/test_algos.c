@@ -251,6 +251,28 @@ static void test_edge_shapes(void **state)
     }
 }
 
+/* Rows the direct kernels cut in unusual ways, in every layout (reversed rows are staged
+ * by the NCHW kernels, written back a chunk of columns at a time). */
+static void test_direct_row_edges(void **state)
+{
+    (void)state;
+    static const int64_t cases[][12] = {
+        /* N Cin H W Cout k stride pad outpad groups dil  */
+        {1, 2, 3, 40, 2, 3, 1, 0, 0, 2, 40, 0}, /* dilation 40: a row's edge blocks (some
+                                                 * tap outside the input) more than the
+                                                 * kernels keep masks for */
+        {1, 2, 2, 400, 2, 1, 3, 0, 0, 2, 1, 0}, /* k1s3, 1198 columns: the second staged
+                                                 * chunk starts in a phase without taps */
+    };
+    tu_rng r = tu_rng_seed(8);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const problem pr = tu_case_problem(cases[i]);
+        check_problem(&pr, &r, TU_CONTIGUOUS, TU_CONTIGUOUS);
+        check_problem(&pr, &r, TU_CHANNELS_LAST, TU_CHANNELS_LAST);
+        check_problem(&pr, &r, TU_CONTIGUOUS, TU_REVERSED);
+    }
+}
+
 /* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
  * which way each of these shapes takes and which read in place); with contiguous input
  * rows the first three, the sixth and seventh read it in place (lane masks at the
@@ -882,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_threads_and_hooks),
         cmocka_unit_test(test_plan_keeps_workspace),
         cmocka_unit_test(test_edge_shapes),
+        cmocka_unit_test(test_direct_row_edges),
         cmocka_unit_test(test_direct_tile_shapes),
         cmocka_unit_test(test_direct_tiles),
         cmocka_unit_test(test_inplace_matches_copy),
