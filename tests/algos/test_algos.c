@@ -242,6 +242,8 @@ static void test_edge_shapes(void **state)
         {1, 2, 3, 2, 9000, 2, 2, 0, 0, 1, 1, 0},  /* so many output channels that the
                                                    * packed feed's column tile is one
                                                    * panel at every ISA */
+        {1, 2, 2, 3, 3, 23, 1, 0, 0, 1, 1, 0},    /* 529 taps: col2im's blocks of output
+                                                   * channels hold one, below its target */
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
