@@ -970,6 +970,13 @@ static void test_overflow_address_space(void **state)
     fixture_init(&f);
     f.y.stride[0] = -(INT64_C(1) << 60);
     EXPECT_FAIL(&f, API_MEM, TCONV_ERR_SIZE_OVERFLOW, "output: negative strides reach below address 0");
+    /* a pointer near the top of the address space (never dereferenced: refused) */
+    fixture_init(&f);
+    f.x.data = (void *)(UINTPTR_MAX - 63);
+    EXPECT_FAIL(&f, API_MEM, TCONV_ERR_SIZE_OVERFLOW, "input: extent wraps the address space");
+    fixture_init(&f);
+    f.y.data = (void *)(UINTPTR_MAX - 63);
+    EXPECT_FAIL(&f, API_MEM, TCONV_ERR_SIZE_OVERFLOW, "output: extent wraps the address space");
 }
 
 /* ------------------------------------------------------------ memory */
