@@ -8,6 +8,14 @@
  * which makes this the path for small inputs with large kernels (1x1 -> 4x4 and the
  * like), where the phase path would mostly multiply border zeros.
  *
+ * A 1x1 input whose taps land on the output one for one (no padding, dilation or output
+ * padding: the kH x kW output of each image is its taps; dcgan1's projection of a latent
+ * vector) needs no col2im: the columns are the output itself, transposed. There the
+ * GEMM runs the other way round, out[n, (co, ky, kx)] = sum_ci x[n, ci] *
+ * w[ci, co, ky, kx] (M = images, K = Cin/groups, N = Cout/groups * kH * kW), with the
+ * weights packed as B and the input as A, straight into an output whose channels and
+ * taps lie at one stride (NCHW), else into a tile copied to it. "one1x1" below.
+ *
  * Work is cut into units (group, block of whole images, block of output channels):
  * a unit owns all the output elements of its images and channels, so it can start them
  * at the bias and scatter-add into them with no other unit touching them. Within a
@@ -33,6 +41,12 @@ typedef struct geom {
     size_t a_block;    /* packed A floats per (group, channel block) */
     size_t bias_off;   /* floats */
     size_t b_floats, c_floats;
+    /* one1x1: the output is the GEMM's C (the fields above unused but bias_off) */
+    bool one1x1;
+    int64_t cols;     /* C's columns per group: Cout/groups * kH * kW */
+    int64_t rb, nrb;  /* images per row block (a multiple of MR), row blocks */
+    int64_t ncb;      /* column blocks of nc columns (a multiple of NR) per group */
+    size_t b_group;   /* packed weight (B) floats per group */
 } geom;
 
 #define C_TILE_BYTES (1024 * 1024)
@@ -40,9 +54,46 @@ typedef struct geom {
 #define MAX_NC 1024
 #define TARGET_M 512 /* rows of a channel block's GEMM */
 
+/* Is every output element of an image exactly one tap of its single input pixel? */
+static bool taps_tile_output(const tconv_shape *s)
+{
+    return s->h == 1 && s->w == 1 && s->ph == 0 && s->pw == 0 && s->dh == 1 && s->dw == 1 &&
+           s->oph == 0 && s->opw == 0;
+}
+
+/* one1x1: blocks of at most ONE_ROWS images and about cols/ONE_UNITS columns (whole NR
+ * panels, at most ONE_COLS), so that two or more threads end together and a unit's C
+ * block stays in L2. */
+#define ONE_ROWS  256
+#define ONE_COLS  1536
+#define ONE_UNITS 32
+
+static void geometry_1x1(const tconv_shape *s, const tconv_gemm_kernel *gk, geom *g)
+{
+    const int64_t mr = gk->mr, nr = gk->nr;
+    g->one1x1 = true;
+    g->cols = s->cout_g * s->kh * s->kw;
+    g->rb = s->n < ONE_ROWS ? (s->n + mr - 1) / mr * mr : ONE_ROWS / mr * mr;
+    g->nrb = s->n > 0 ? (s->n + g->rb - 1) / g->rb : 0;
+    const int64_t want = (ONE_UNITS + s->groups * (g->nrb > 0 ? g->nrb : 1) - 1) /
+                         (s->groups * (g->nrb > 0 ? g->nrb : 1));
+    int64_t nc = (g->cols + want - 1) / want;
+    nc = (nc + nr - 1) / nr * nr;
+    g->nc = nc > ONE_COLS / nr * nr ? ONE_COLS / nr * nr : nc;
+    g->ncb = (g->cols + g->nc - 1) / g->nc;
+    g->b_group = tconv__gemm_packed_b_floats(gk, s->cin_g, g->cols);
+    g->bias_off = tconv__align_up(g->b_group * (size_t)s->groups * sizeof(float)) / sizeof(float);
+    g->a_block = tconv__gemm_packed_a_floats(gk, s->n, s->cin_g); /* the input, per group */
+    g->c_floats = (size_t)g->rb * (size_t)g->nc;
+}
+
 static void geometry(const tconv_shape *s, const tconv_gemm_kernel *gk, geom *g)
 {
     memset(g, 0, sizeof *g);
+    if (taps_tile_output(s)) {
+        geometry_1x1(s, gk, g);
+        return;
+    }
     const int64_t khw = s->kh * s->kw;
     g->cb = TARGET_M / khw;
     if (g->cb < 1)
@@ -94,6 +145,37 @@ static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
  * the next MR floats of its column. (Panel by panel, each element was three 64-bit
  * divisions and a line of its own from a row 32 KB away: dcgan1's 3.3 MB took 25 ms,
  * 85% of a one-shot call.) */
+/* one1x1: B of group gi, rows ci, columns (co, ky, kx), in the kernel's panels of NR
+ * columns (columns past the group's zero); read in the weight's own order too. */
+static void pack_1x1(const tconv_problem *pb, const tconv_gemm_kernel *gk, const geom *g,
+                     float *out)
+{
+    const tconv_shape *s = &pb->s;
+    const int64_t nr = gk->nr, cin_g = s->cin_g, np = (g->cols + nr - 1) / nr * nr;
+    for (int64_t gi = 0; gi < s->groups; gi++) {
+        float *b = out + (size_t)gi * g->b_group;
+        for (int64_t ci = 0; ci < cin_g; ci++) {
+            const float *w = pb->wt + (gi * cin_g + ci) * pb->ws[0];
+            float *d = b + ci * nr; /* column 0 of panel 0 in row ci */
+            int64_t co = 0, ky = 0, kx = 0, c = 0;
+            for (int64_t col = 0; col < np; col++) {
+                d[c] = col < g->cols ? w[co * pb->ws[1] + ky * pb->ws[2] + kx * pb->ws[3]] : 0.0f;
+                if (++c == nr) { /* next panel: nr * cin_g floats on */
+                    c = 0;
+                    d += nr * cin_g;
+                }
+                if (++kx == s->kw) {
+                    kx = 0;
+                    if (++ky == s->kh) {
+                        ky = 0;
+                        co++;
+                    }
+                }
+            }
+        }
+    }
+}
+
 static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
 {
     const tconv_shape *s = &pb->s;
@@ -102,7 +184,9 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
     geometry(s, gk, &g);
     float *out = dst;
     const int64_t mr = gk->mr, cin_g = s->cin_g;
-    for (int64_t gi = 0; gi < s->groups; gi++)
+    if (g.one1x1)
+        pack_1x1(pb, gk, &g, out);
+    for (int64_t gi = 0; gi < s->groups && !g.one1x1; gi++)
         for (int64_t b = 0; b < g.nblocks; b++) {
             float *a = out + (size_t)(gi * g.nblocks + b) * g.a_block;
             const int64_t co0 = b * g.cb;
@@ -138,14 +222,38 @@ static size_t slot_bytes(const geom *g)
     return tconv__align_up(g->b_floats * sizeof(float)) + tconv__align_up(g->c_floats * sizeof(float));
 }
 
+/* one1x1: does the call's output hold a group's (co, ky, kx) at one stride, so that the
+ * GEMM writes it directly? (Without a call, as for a plan's query: assume not.) */
+static bool flat_output(const tconv_problem *call)
+{
+    if (!call)
+        return false;
+    const tconv_shape *s = &call->s;
+    return call->ys[2] == s->kw * call->ys[3] && call->ys[1] == s->kh * call->ys[2];
+}
+
+/* one1x1: the packed input (all groups) before the slots; the slots hold a C tile only
+ * when the output is not flat. */
+static size_t packed_x_bytes(const tconv_shape *s, const geom *g)
+{
+    return tconv__align_up(g->a_block * (size_t)s->groups * sizeof(float));
+}
+
+static size_t slot_bytes_1x1(const geom *g, bool flat)
+{
+    return flat ? 64 : tconv__align_up(g->c_floats * sizeof(float));
+}
+
 static size_t workspace_bytes(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
                               int threads)
 {
-    (void)call; /* the same for any views */
     geom g;
     geometry(s, tconv__gemm_kernel(isa), &g);
-    size_t one = slot_bytes(&g);
-    return one > SIZE_MAX / (size_t)threads ? SIZE_MAX : one * (size_t)threads;
+    const size_t one = g.one1x1 ? slot_bytes_1x1(&g, flat_output(call)) : slot_bytes(&g);
+    const size_t head = g.one1x1 ? packed_x_bytes(s, &g) : 0;
+    if (one > (SIZE_MAX - head) / (size_t)threads)
+        return SIZE_MAX;
+    return head + one * (size_t)threads;
 }
 
 /* B tile: rows ci of group gi, columns = pixels [j0, j0+nc) counted from image n0. */
@@ -289,6 +397,7 @@ typedef struct run_ctx {
     const tconv_run_args *a;
     const tconv_gemm_kernel *gk;
     geom g;
+    bool flat; /* one1x1: the GEMM writes the output directly */
 } run_ctx;
 
 static void do_unit(run_ctx *r, int64_t u, float *bbuf, float *cbuf)
@@ -322,12 +431,79 @@ static void unit_fn(void *ctx, int64_t u, void *slot)
             (float *)((char *)slot + tconv__align_up(r->g.b_floats * sizeof(float))));
 }
 
+/* one1x1 unit: (group, row block, column block). C starts at the bias of each column's
+ * channel and the GEMM adds to it (each element one chain, as the kernels' contract
+ * says: the bits do not depend on the blocks or threads). */
+static void unit_1x1(void *ctx, int64_t u, void *slot)
+{
+    const run_ctx *r = ctx;
+    const tconv_problem *pb = r->a->pb;
+    const tconv_shape *s = &pb->s;
+    const geom *g = &r->g;
+    const int64_t cb = u % g->ncb, rbi = u / g->ncb % g->nrb, gi = u / g->ncb / g->nrb;
+    const int64_t n0 = rbi * g->rb, rows = s->n - n0 < g->rb ? s->n - n0 : g->rb;
+    const int64_t j0 = cb * g->nc, nc = g->cols - j0 < g->nc ? g->cols - j0 : g->nc;
+    const int64_t khw = s->kh * s->kw;
+    const float *packed = r->a->packed;
+    const float *bias = packed + g->bias_off + gi * s->cout_g;
+    const float *ap = (const float *)r->a->workspace + (size_t)gi * g->a_block +
+                      (size_t)n0 * (size_t)s->cin_g; /* row block n0: n0/MR panels on */
+    const float *bp = packed + (size_t)gi * g->b_group + (size_t)j0 * (size_t)s->cin_g;
+    float *c;
+    int64_t rs, cs;
+    if (r->flat) {
+        c = pb->y + n0 * pb->ys[0] + (gi * s->cout_g * khw + j0) * pb->ys[3];
+        rs = pb->ys[0];
+        cs = pb->ys[3];
+    } else {
+        c = slot;
+        rs = nc;
+        cs = 1;
+    }
+    for (int64_t i = 0; i < rows; i++) /* channel by channel: runs of khw columns */
+        for (int64_t j = 0, co = j0 / khw, t = j0 % khw; j < nc; co++, t = 0) {
+            const int64_t run = khw - t < nc - j ? khw - t : nc - j;
+            for (int64_t e = j + run; j < e; j++)
+                c[i * rs + j * cs] = bias[co];
+        }
+    tconv__gemm_compute(r->gk, rows, nc, s->cin_g, ap, bp, c, rs, cs, NULL, 1);
+    if (r->flat)
+        return;
+    for (int64_t i = 0; i < rows; i++) {
+        float *y = pb->y + (n0 + i) * pb->ys[0] + gi * s->cout_g * pb->ys[1];
+        int64_t co = (j0 / khw), t = j0 % khw, ky = t / s->kw, kx = t % s->kw;
+        for (int64_t j = 0; j < nc; j++) {
+            y[co * pb->ys[1] + ky * pb->ys[2] + kx * pb->ys[3]] = c[i * nc + j];
+            if (++kx == s->kw) {
+                kx = 0;
+                if (++ky == s->kh) {
+                    ky = 0;
+                    co++;
+                }
+            }
+        }
+    }
+}
+
 static void run(const tconv_run_args *a)
 {
     run_ctx r;
     r.a = a;
     r.gk = tconv__gemm_kernel(a->isa);
-    geometry(&a->pb->s, r.gk, &r.g);
+    const tconv_shape *s = &a->pb->s;
+    geometry(s, r.gk, &r.g);
+    if (r.g.one1x1) {
+        /* the input as A, once per group: (n, ci) at n*xs[0] + ci*xs[1] */
+        r.flat = flat_output(a->pb);
+        for (int64_t gi = 0; gi < s->groups; gi++)
+            tconv__gemm_pack_a(r.gk, s->n, s->cin_g, a->pb->x + gi * s->cin_g * a->pb->xs[1],
+                               a->pb->xs[0], a->pb->xs[1],
+                               (float *)a->workspace + (size_t)gi * r.g.a_block);
+        tconv__run_units(a->exec, a->threads, s->groups * r.g.nrb * r.g.ncb, unit_1x1, &r,
+                         (char *)a->workspace + packed_x_bytes(s, &r.g),
+                         slot_bytes_1x1(&r.g, r.flat));
+        return;
+    }
     tconv__run_units(a->exec, a->threads, a->pb->s.groups * r.g.nimg_blocks * r.g.nblocks,
                      unit_fn, &r, a->workspace, slot_bytes(&r.g));
 }

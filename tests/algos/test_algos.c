@@ -231,6 +231,9 @@ static void test_edge_shapes(void **state)
         {1, 300, 3, 3, 13, 2, 2, 0, 0, 1, 1, 0},   /* K above typical kc */
         {1, 17, 40, 35, 5, 3, 2, 1, 1, 1, 1, 0},  /* many column tiles */
         {4, 100, 1, 1, 24, 4, 1, 0, 0, 1, 1, 0},  /* dcgan1-like: col2im territory */
+        {300, 6, 1, 1, 9, 3, 2, 0, 0, 3, 1, 0},   /* 1x1 input, groups: col2im's GEMM of
+                                                   * images x taps, two row blocks */
+        {2, 5, 1, 1, 4, 3, 1, 1, 0, 1, 1, 0},     /* 1x1 input with padding: not that */
         {1, 21, 16, 16, 21, 4, 2, 1, 0, 1, 1, 0}, /* fcn_up */
         {1, 16, 12, 12, 16, 4, 2, 1, 0, 16, 1, 0}, /* depthwise k4s2 */
         {2, 32, 7, 9, 32, 3, 2, 1, 1, 4, 1, 0},   /* grp4-like */

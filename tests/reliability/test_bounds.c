@@ -85,7 +85,8 @@ static const shape shapes[] = {
     {"dcgan3_like", {1, 33, 8, 8, 16, 4, 2, 1, 0, 1, 1, 0}},
     {"one_channel", {3, 1, 5, 9, 8, 3, 1, 2, 0, 1, 1, 0}},
     {"depthwise", {2, 16, 9, 11, 16, 4, 2, 1, 0, 16, 1, 0}},
-    {"one_by_one_input", {5, 10, 1, 1, 12, 4, 1, 0, 0, 1, 1, 0}},
+    {"one_by_one_input", {5, 10, 1, 1, 12, 4, 1, 0, 0, 1, 1, 0}}, /* col2im's GEMM into y */
+    {"one_by_one_groups", {9, 6, 1, 1, 9, 3, 2, 0, 0, 3, 1, 0}},
     {"kernel_below_stride", {2, 6, 5, 6, 5, 2, 3, 0, 2, 1, 1, 0}},
     {"pairs_of_9_taps", {2, 8, 6, 6, 16, 6, 2, 2, 0, 1, 1, 0}}, /* the last slot's tap offsets */
     {"flat_copy", {2, 40, 16, 16, 16, 3, 2, 1, 1, 1, 1, 0}}, /* 40 KiB an image: copied flat */
