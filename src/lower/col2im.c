@@ -463,8 +463,15 @@ static void unit_1x1(void *ctx, int64_t u, void *slot)
     for (int64_t i = 0; i < rows; i++) /* channel by channel: runs of khw columns */
         for (int64_t j = 0, co = j0 / khw, t = j0 % khw; j < nc; co++, t = 0) {
             const int64_t run = khw - t < nc - j ? khw - t : nc - j;
-            for (int64_t e = j + run; j < e; j++)
-                c[i * rs + j * cs] = bias[co];
+            float *p = c + i * rs + j * cs;
+            const float b = bias[co];
+            if (cs == 1) /* a plain fill the compiler vectorises */
+                for (int64_t e = 0; e < run; e++)
+                    p[e] = b;
+            else
+                for (int64_t e = 0; e < run; e++)
+                    p[e * cs] = b;
+            j += run;
         }
     tconv__gemm_compute(r->gk, rows, nc, s->cin_g, ap, bp, c, rs, cs, NULL, 1);
     if (r->flat)
