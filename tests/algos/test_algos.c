@@ -280,6 +280,60 @@ static void test_direct_row_edges(void **state)
     }
 }
 
+/* gemm_col2im's 1x1 case writes an output whose channels and taps lie at one stride
+ * directly, that stride not 1 too (every other float here): the same bits as into a
+ * dense output, the floats between untouched. */
+static void test_col2im_1x1_strided_output(void **state)
+{
+    (void)state;
+    static const int64_t c[12] = {3, 4, 1, 1, 5, 3, 2, 0, 0, 1, 1, 0};
+    const tu_problem pr = tu_case_problem(c);
+    tu_rng r = tu_rng_seed(9);
+    tu_tensor x = tu_tensor_new(4, pr.xshape, TU_CONTIGUOUS, &r, 0);
+    tu_tensor w = tu_tensor_new(4, pr.wshape, TU_CONTIGUOUS, &r, 0);
+    const int64_t bshape[1] = {pr.yshape[1]};
+    tu_tensor b = tu_tensor_new(1, bshape, TU_CONTIGUOUS, &r, 0);
+    tu_tensor dense = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
+    const int64_t *ys = pr.yshape, len = 2 * ys[0] * ys[1] * ys[2] * ys[3];
+    float *buf = malloc((size_t)len * sizeof(float));
+    assert_non_null(buf);
+    for (int64_t i = 0; i < len; i++)
+        buf[i] = -7.0f;
+    tconv_tensor every_other = tconv_tensor_nchw(buf, ys[0], ys[1], ys[2], ys[3]);
+    for (int d = 0; d < 4; d++)
+        every_other.stride[d] *= 2;
+    for (int isa = TCONV_ISA_SCALAR; isa <= (int)tconv_isa_detected(); isa++) {
+        tconv_exec e = tconv_exec_default();
+        e.algorithm = TCONV_ALGO_GEMM_COL2IM;
+        e.isa = isa;
+        tconv_report rep;
+        assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &dense.t, &e, &rep),
+                         TCONV_OK);
+        assert_int_equal(
+            tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &every_other, &e, &rep), TCONV_OK);
+        char msg[256];
+        if (!tu_same_bits(&every_other, &dense.t, msg, sizeof msg))
+            fail_msg("%s: %s", tconv_isa_name(isa), msg);
+        for (int64_t i = 1; i < len; i += 2)
+            assert_true(buf[i] == -7.0f);
+    }
+    /* and the result is the layer's (the dense one, as the last ISA wrote it) */
+    tu_tensor ref = tu_tensor_new(4, pr.yshape, TU_CONTIGUOUS, NULL, 0);
+    tconv_exec e = tconv_exec_default();
+    e.algorithm = TCONV_ALGO_REFERENCE;
+    assert_int_equal(tconv_convtranspose2d_ex(&pr.p, &x.t, &w.t, &b.t, &ref.t, &e, NULL),
+                     TCONV_OK);
+    char msg[256];
+    if (!tu_check_close(&pr.p, &x.t, &w.t, &b.t, &dense.t, &ref.t, 1.0, msg, sizeof msg))
+        fail_msg("against the reference: %s", msg);
+    tu_tensor_free(&ref);
+    free(buf);
+    tu_tensor_free(&x);
+    tu_tensor_free(&w);
+    tu_tensor_free(&b);
+    tu_tensor_free(&dense);
+}
+
 /* The direct feed cuts its work into tiles three ways (test_direct_tiles checks
  * which way each of these shapes takes and which read in place); with contiguous input
  * rows the first three, the sixth and seventh read it in place (lane masks at the
@@ -912,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_plan_keeps_workspace),
         cmocka_unit_test(test_edge_shapes),
         cmocka_unit_test(test_direct_row_edges),
+        cmocka_unit_test(test_col2im_1x1_strided_output),
         cmocka_unit_test(test_direct_tile_shapes),
         cmocka_unit_test(test_direct_tiles),
         cmocka_unit_test(test_inplace_matches_copy),
