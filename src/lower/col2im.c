@@ -41,7 +41,9 @@ typedef struct geom {
     size_t a_block;    /* packed A floats per (group, channel block) */
     size_t bias_off;   /* floats */
     size_t b_floats, c_floats;
-    /* one1x1: the output is the GEMM's C (the fields above unused but bias_off) */
+    /* one1x1: the output is the GEMM's C; of the fields above it uses nc (columns per
+     * unit), a_block (the packed input's floats per group), bias_off and c_floats (a
+     * unit's C tile when the output is not flat) */
     bool one1x1;
     int64_t cols;     /* C's columns per group: Cout/groups * kH * kW */
     int64_t rb, nrb;  /* images per row block (a multiple of MR), row blocks */
@@ -75,8 +77,8 @@ static void geometry_1x1(const tconv_shape *s, const tconv_gemm_kernel *gk, geom
     g->cols = s->cout_g * s->kh * s->kw;
     g->rb = s->n < ONE_ROWS ? (s->n + mr - 1) / mr * mr : ONE_ROWS / mr * mr;
     g->nrb = s->n > 0 ? (s->n + g->rb - 1) / g->rb : 0;
-    const int64_t want = (ONE_UNITS + s->groups * (g->nrb > 0 ? g->nrb : 1) - 1) /
-                         (s->groups * (g->nrb > 0 ? g->nrb : 1));
+    const int64_t blocks = s->groups * (g->nrb > 0 ? g->nrb : 1); /* of rows */
+    const int64_t want = (ONE_UNITS + blocks - 1) / blocks;        /* column blocks */
     int64_t nc = (g->cols + want - 1) / want;
     nc = (nc + nr - 1) / nr * nr;
     g->nc = nc > ONE_COLS / nr * nr ? ONE_COLS / nr * nr : nc;
@@ -138,44 +140,49 @@ static size_t packed_bytes(const tconv_shape *s, tconv_isa isa)
     return (g.bias_off + (size_t)s->cout) * sizeof(float);
 }
 
-/* A of (group gi, channel block b): rows (co, ky, kx) of the block, columns ci, in the
- * kernel's panels of MR rows (rows past the block zero). Read in the weight's own
- * order, ci then (co, ky, kx), the row's indices stepped, not divided: for every ci
- * the block's rows are one run of memory in a contiguous weight, and each panel takes
- * the next MR floats of its column. (Panel by panel, each element was three 64-bit
- * divisions and a line of its own from a row 32 KB away: dcgan1's 3.3 MB took 25 ms,
- * 85% of a one-shot call.) */
-/* one1x1: B of group gi, rows ci, columns (co, ky, kx), in the kernel's panels of NR
- * columns (columns past the group's zero); read in the weight's own order too. */
-static void pack_1x1(const tconv_problem *pb, const tconv_gemm_kernel *gk, const geom *g,
-                     float *out)
+/* The tap after (co, ky, kx) of a group: the order of the weight's and the output's
+ * (channel, row, column) dimensions, which both GEMM orientations use as their rows or
+ * columns. */
+static inline void next_tap(const tconv_shape *s, int64_t *co, int64_t *ky, int64_t *kx)
 {
-    const tconv_shape *s = &pb->s;
-    const int64_t nr = gk->nr, cin_g = s->cin_g, np = (g->cols + nr - 1) / nr * nr;
-    for (int64_t gi = 0; gi < s->groups; gi++) {
-        float *b = out + (size_t)gi * g->b_group;
-        for (int64_t ci = 0; ci < cin_g; ci++) {
-            const float *w = pb->wt + (gi * cin_g + ci) * pb->ws[0];
-            float *d = b + ci * nr; /* column 0 of panel 0 in row ci */
-            int64_t co = 0, ky = 0, kx = 0, c = 0;
-            for (int64_t col = 0; col < np; col++) {
-                d[c] = col < g->cols ? w[co * pb->ws[1] + ky * pb->ws[2] + kx * pb->ws[3]] : 0.0f;
-                if (++c == nr) { /* next panel: nr * cin_g floats on */
-                    c = 0;
-                    d += nr * cin_g;
-                }
-                if (++kx == s->kw) {
-                    kx = 0;
-                    if (++ky == s->kh) {
-                        ky = 0;
-                        co++;
-                    }
-                }
-            }
+    if (++*kx == s->kw) {
+        *kx = 0;
+        if (++*ky == s->kh) {
+            *ky = 0;
+            ++*co;
         }
     }
 }
 
+/* Taps [0, count) from channel co0 on of input channel ci of group gi (its weight row,
+ * read in the weight's own order, the indices stepped, not divided), as one row or
+ * column of packed panels `width` taps wide that hold all Cin/groups channels: tap i
+ * at d[(i / width) * width * cin_g + i % width], d being ci's place in the first panel;
+ * zeros to the end of the last panel. Both orientations pack this way: A's panels of
+ * MR rows, B's of NR columns (gemm.h). For every ci a block's taps are one run of memory
+ * in a contiguous weight, and each panel takes the next `width` floats of it. (Panel by
+ * panel, each element was three 64-bit divisions and a line of its own from a row 32 KB
+ * away: dcgan1's 3.3 MB took 25 ms, 85% of a one-shot call.) */
+static void pack_taps(const tconv_problem *pb, int64_t gi, int64_t ci, int64_t co0,
+                      int64_t count, int64_t width, float *d)
+{
+    const tconv_shape *s = &pb->s;
+    const float *w = pb->wt + (gi * s->cin_g + ci) * pb->ws[0] + co0 * pb->ws[1];
+    const int64_t padded = (count + width - 1) / width * width;
+    int64_t co = 0, ky = 0, kx = 0, e = 0;
+    for (int64_t i = 0; i < padded; i++) {
+        d[e] = i < count ? w[co * pb->ws[1] + ky * pb->ws[2] + kx * pb->ws[3]] : 0.0f;
+        if (++e == width) { /* the next panel: width * cin_g floats on */
+            e = 0;
+            d += width * s->cin_g;
+        }
+        next_tap(s, &co, &ky, &kx);
+    }
+}
+
+/* Per group, A (rows (co, ky, kx) of each channel block, columns ci) in panels of MR
+ * rows; or, one1x1, B (rows ci, columns (co, ky, kx) of the group) in panels of NR
+ * columns. Then the bias. */
 static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
 {
     const tconv_shape *s = &pb->s;
@@ -183,33 +190,18 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
     geom g;
     geometry(s, gk, &g);
     float *out = dst;
-    const int64_t mr = gk->mr, cin_g = s->cin_g;
-    if (g.one1x1)
-        pack_1x1(pb, gk, &g, out);
-    for (int64_t gi = 0; gi < s->groups && !g.one1x1; gi++)
-        for (int64_t b = 0; b < g.nblocks; b++) {
-            float *a = out + (size_t)(gi * g.nblocks + b) * g.a_block;
-            const int64_t co0 = b * g.cb;
-            const int64_t cb = s->cout_g - co0 < g.cb ? s->cout_g - co0 : g.cb;
-            const int64_t m = cb * s->kh * s->kw, mp = (m + mr - 1) / mr * mr;
-            for (int64_t ci = 0; ci < cin_g; ci++) {
-                const float *w = pb->wt + (gi * cin_g + ci) * pb->ws[0] + co0 * pb->ws[1];
-                float *d = a + ci * mr; /* row 0 of panel 0 in column ci */
-                int64_t co = 0, ky = 0, kx = 0, r = 0;
-                for (int64_t row = 0; row < mp; row++) {
-                    d[r] = row < m ? w[co * pb->ws[1] + ky * pb->ws[2] + kx * pb->ws[3]] : 0.0f;
-                    if (++r == mr) { /* next panel: mr * cin_g floats on */
-                        r = 0;
-                        d += mr * cin_g;
-                    }
-                    if (++kx == s->kw) {
-                        kx = 0;
-                        if (++ky == s->kh) {
-                            ky = 0;
-                            co++;
-                        }
-                    }
-                }
+    const int64_t mr = gk->mr, nr = gk->nr, khw = s->kh * s->kw;
+    for (int64_t gi = 0; gi < s->groups; gi++)
+        for (int64_t ci = 0; ci < s->cin_g; ci++) {
+            if (g.one1x1) {
+                pack_taps(pb, gi, ci, 0, g.cols, nr, out + (size_t)gi * g.b_group + ci * nr);
+                continue;
+            }
+            for (int64_t b = 0; b < g.nblocks; b++) {
+                const int64_t co0 = b * g.cb;
+                const int64_t cb = s->cout_g - co0 < g.cb ? s->cout_g - co0 : g.cb;
+                pack_taps(pb, gi, ci, co0, cb * khw, mr,
+                          out + (size_t)(gi * g.nblocks + b) * g.a_block + ci * mr);
             }
         }
     float *bias = out + g.bias_off;
@@ -241,7 +233,7 @@ static size_t packed_x_bytes(const tconv_shape *s, const geom *g)
 
 static size_t slot_bytes_1x1(const geom *g, bool flat)
 {
-    return flat ? 64 : tconv__align_up(g->c_floats * sizeof(float));
+    return flat ? 64 /* unused: one line each */ : tconv__align_up(g->c_floats * sizeof(float));
 }
 
 static size_t workspace_bytes(const tconv_shape *s, const tconv_problem *call, tconv_isa isa,
@@ -460,8 +452,10 @@ static void unit_1x1(void *ctx, int64_t u, void *slot)
         rs = nc;
         cs = 1;
     }
+    /* the unit's first column: channel co0, tap t0 = (ky0, kx0) */
+    const int64_t co0 = j0 / khw, t0 = j0 % khw, ky0 = t0 / s->kw, kx0 = t0 % s->kw;
     for (int64_t i = 0; i < rows; i++) /* channel by channel: runs of khw columns */
-        for (int64_t j = 0, co = j0 / khw, t = j0 % khw; j < nc; co++, t = 0) {
+        for (int64_t j = 0, co = co0, t = t0; j < nc; co++, t = 0) {
             const int64_t run = khw - t < nc - j ? khw - t : nc - j;
             float *p = c + i * rs + j * cs;
             const float b = bias[co];
@@ -478,16 +472,10 @@ static void unit_1x1(void *ctx, int64_t u, void *slot)
         return;
     for (int64_t i = 0; i < rows; i++) {
         float *y = pb->y + (n0 + i) * pb->ys[0] + gi * s->cout_g * pb->ys[1];
-        int64_t co = (j0 / khw), t = j0 % khw, ky = t / s->kw, kx = t % s->kw;
+        int64_t co = co0, ky = ky0, kx = kx0;
         for (int64_t j = 0; j < nc; j++) {
             y[co * pb->ys[1] + ky * pb->ys[2] + kx * pb->ys[3]] = c[i * nc + j];
-            if (++kx == s->kw) {
-                kx = 0;
-                if (++ky == s->kh) {
-                    ky = 0;
-                    co++;
-                }
-            }
+            next_tap(s, &co, &ky, &kx);
         }
     }
 }
