@@ -29,20 +29,6 @@
 
 #include "gemm.h"
 
-static void kernel_6x1v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
-                        int accumulate);
-static void kernel_3x2v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
-                        int accumulate);
-
-const tconv_igemm_kernel tconv__igemm_f32_6x1v_avx2 = {
-    6, 1, TCONV_ISA_AVX2, kernel_6x1v, "f32_igemm_6x1v_avx2", true,
-};
-const tconv_igemm_kernel tconv__igemm_f32_3x2v_avx2 = {
-    3, 2, TCONV_ISA_AVX2, kernel_3x2v, "f32_igemm_3x2v_avx2", true,
-};
-
 /* A streams from L2 once per call, as in the AVX-512 kernel: prefetch it ~200 floats
  * ahead (32 k steps of the 6-row kernel). */
 enum { PREFETCH_A = 32 * 6 };
@@ -76,6 +62,22 @@ static inline void whole_range(const tconv_igemm_b *b, int64_t channels, int64_t
     *lo = b->whole_lo < 0 ? 0 : b->whole_lo < channels ? b->whole_lo : channels;
     *hi = b->whole_hi < *lo ? *lo : b->whole_hi < channels ? b->whole_hi : channels;
 }
+
+/* The channels of the current tap through CHANNELS(from, to, mode), as the body of the
+ * tap loop: plain loads when every lane is set (`every_lane`: the AND costs about a
+ * tenth of the kernel; taps in the interior, one-tap layers), then on to the next tap;
+ * else the channels where only the lanes set may be read, those where all may, the
+ * rest: three loops, no test per channel. */
+#define TAP(CHANNELS, every_lane)                                                          \
+    if (every_lane) {                                                                      \
+        CHANNELS(0, channels, LOAD_ALL);                                                   \
+        continue;                                                                          \
+    }                                                                                      \
+    int64_t lo_, hi_;                                                                      \
+    whole_range(b, channels, &lo_, &hi_);                                                  \
+    CHANNELS(0, lo_, LOAD_MASKED);                                                         \
+    CHANNELS(lo_, hi_, LOAD_AND);                                                          \
+    CHANNELS(hi_, channels, LOAD_MASKED)
 
 /* Row r, vector v of the column pair's output: the first phase's 16 values (pair_c0)
  * in the even places, lo and hi (this phase's lanes 0-7 and 8-15) in the odd ones: 32
@@ -168,19 +170,7 @@ igemm6(const int masked, const int pair, int64_t channels, const float *a, int64
         const float *at = a + t * a_tap;
         const unsigned bits = masked ? b->mask[0][t] : 0xffff;
         const __m256 kl = lane_mask(bits), kh = lane_mask(bits >> 8);
-        /* a tap whose mask sets every lane reads only the input: plain loads (the AND
-         * costs about a tenth of the kernel; taps in the interior, one-tap layers) */
-        if (bits == 0xffff) {
-            CHANNELS6(0, channels, LOAD_ALL);
-            continue;
-        }
-        /* the channels where only the lanes set may be read, those where all may, the
-         * rest: three loops, no test per channel */
-        int64_t lo, hi;
-        whole_range(b, channels, &lo, &hi);
-        CHANNELS6(0, lo, LOAD_MASKED);
-        CHANNELS6(lo, hi, LOAD_AND);
-        CHANNELS6(hi, channels, LOAD_MASKED);
+        TAP(CHANNELS6, bits == 0xffff);
     }
     STORE(0, 0);
     STORE(1, 0);
@@ -257,15 +247,7 @@ igemm3(const int nv, const int masked, const int pair, int64_t channels, const f
                        bits1 = masked && nv > 1 ? b->mask[1][t] : 0xffff;
         const __m256 k0l = lane_mask(bits0), k0h = lane_mask(bits0 >> 8),
                      k1l = lane_mask(bits1), k1h = lane_mask(bits1 >> 8);
-        if (bits0 == 0xffff && bits1 == 0xffff) { /* every lane in the input */
-            CHANNELS3(0, channels, LOAD_ALL);
-            continue;
-        }
-        int64_t lo, hi;
-        whole_range(b, channels, &lo, &hi);
-        CHANNELS3(0, lo, LOAD_MASKED);
-        CHANNELS3(lo, hi, LOAD_AND);
-        CHANNELS3(hi, channels, LOAD_MASKED);
+        TAP(CHANNELS3, bits0 == 0xffff && bits1 == 0xffff);
     }
     STORE(0, 0);
     STORE(0, 1);
@@ -292,3 +274,11 @@ static void kernel_3x2v(int64_t channels, const float *a, int64_t a_tap, const t
 {
     TCONV_IGEMM_VARIANTS(igemm_3x2v);
 }
+
+/* The kernel table entries (gemm.h): rows, vectors, ISA, body, name, mask_adds_zero. */
+const tconv_igemm_kernel tconv__igemm_f32_6x1v_avx2 = {
+    6, 1, TCONV_ISA_AVX2, kernel_6x1v, "f32_igemm_6x1v_avx2", true,
+};
+const tconv_igemm_kernel tconv__igemm_f32_3x2v_avx2 = {
+    3, 2, TCONV_ISA_AVX2, kernel_3x2v, "f32_igemm_3x2v_avx2", true,
+};

@@ -28,20 +28,6 @@
 #include "gemm.h"
 #include "interleave_avx512.h"
 
-static void kernel_8x3v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
-                        int accumulate);
-static void kernel_4x6v(int64_t channels, const float *a, int64_t a_tap, const tconv_igemm_b *b,
-                        int nv, float *c, int64_t ldc, int64_t m, const float *bias,
-                        int accumulate);
-
-const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512 = {
-    8, 3, TCONV_ISA_AVX512, kernel_8x3v, "f32_igemm_8x3v_avx512", false,
-};
-const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
-    4, 6, TCONV_ISA_AVX512, kernel_4x6v, "f32_igemm_4x6v_avx512", false,
-};
-
 /* A is streamed once per column tile from L2; prefetch it ~256 floats ahead, as the
  * GEMM kernel does. B is not prefetched: the phase path calls the kernel once per row
  * panel on the same B, from its own copy of the grid (in L2) or from a small input read
@@ -563,3 +549,11 @@ static void kernel_4x6v(int64_t channels, const float *a, int64_t a_tap, const t
 {
     TCONV_IGEMM_VARIANTS(igemm_4x6v);
 }
+
+/* The kernel table entries (gemm.h): rows, vectors, ISA, body, name, mask_adds_zero. */
+const tconv_igemm_kernel tconv__igemm_f32_8x3v_avx512 = {
+    8, 3, TCONV_ISA_AVX512, kernel_8x3v, "f32_igemm_8x3v_avx512", false,
+};
+const tconv_igemm_kernel tconv__igemm_f32_4x6v_avx512 = {
+    4, 6, TCONV_ISA_AVX512, kernel_4x6v, "f32_igemm_4x6v_avx512", false,
+};
