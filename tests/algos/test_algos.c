@@ -247,8 +247,9 @@ static void test_edge_shapes(void **state)
                                                    * panel at every ISA */
         {1, 2, 2, 3, 3, 23, 1, 0, 0, 1, 1, 0},    /* 529 taps: col2im's blocks of output
                                                    * channels hold one, below its target */
-        {1, 1, 1, 2, 2, 33, 1, 0, 0, 1, 1, 0},    /* 33 columns of taps: more than the
-                                                   * direct kernels take (unsupported) */
+        {1, 1, 1, 2, 2, 33, 1, 0, 0, 1, 1, 0},    /* 33 columns of taps: wider than the
+                                                   * direct row kernels take (their
+                                                   * per-element fallback) */
     };
     tu_rng r = tu_rng_seed(7);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
