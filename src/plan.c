@@ -55,20 +55,27 @@ void tconv_plan_destroy(tconv_plan *plan)
     tconv__free(a, plan);
 }
 
-/* Copies a validated view into contiguous memory (shape order): run by run along the
- * last dimension, each run one memcpy when its elements are adjacent (a contiguous
- * weight: element by element with index arithmetic it took a third of creating
- * unet_up1's plan, perf's samples). */
+/* Copies a validated view into contiguous memory (shape order): run by run, each run
+ * the trailing dimensions whose elements are adjacent (a contiguous weight is one run,
+ * one memcpy; with runs of one kernel row, 3 floats, the memcpy calls and index
+ * arithmetic took half of creating small_b1's plan, perf's samples), element by
+ * element when the last dimension is strided. */
 static void copy_dense(float *dst, const float *src, int rank, const int64_t *shape,
                        const int64_t *stride)
 {
     int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0}, total = 1;
     for (int d = 0; d < rank; d++)
         total *= shape[d];
-    const int64_t run = rank > 0 ? shape[rank - 1] : 1, step = rank > 0 ? stride[rank - 1] : 0;
+    if (total == 0)
+        return;
+    const int64_t step = rank > 0 ? stride[rank - 1] : 0;
+    int outer = rank > 0 ? rank - 1 : 0; /* dimensions [0, outer) are stepped */
+    int64_t run = rank > 0 ? shape[rank - 1] : 1;
+    while (step == 1 && outer > 0 && (stride[outer - 1] == run || shape[outer - 1] == 1))
+        run *= shape[--outer];
     for (int64_t i = 0; i < total; i += run) {
         int64_t off = 0;
-        for (int d = 0; d < rank - 1; d++)
+        for (int d = 0; d < outer; d++)
             off += idx[d] * stride[d];
         if (step == 1) {
             memcpy(dst + i, src + off, (size_t)run * sizeof(float));
@@ -76,7 +83,7 @@ static void copy_dense(float *dst, const float *src, int rank, const int64_t *sh
             for (int64_t j = 0; j < run; j++)
                 dst[i + j] = src[off + j * step];
         }
-        for (int d = rank - 2; d >= 0 && ++idx[d] == shape[d]; d--)
+        for (int d = outer - 1; d >= 0 && ++idx[d] == shape[d]; d--)
             idx[d] = 0;
     }
 }

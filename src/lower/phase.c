@@ -121,7 +121,7 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
      * weight line came back from memory once per tap: dcgan2's 8.4 MB took 13 ms, 19%
      * of a one-shot call.) */
     enum { PACK_TAPS = 64 };
-    int64_t src[PACK_TAPS], col[PACK_TAPS], kp[PACK_TAPS];
+    int64_t src[PACK_TAPS], col[PACK_TAPS], kp[PACK_TAPS], at[PACK_TAPS];
     int64_t ntot = 0;
     for (int i = 0; i < g->nph; i++)
         ntot += g->ph[i].ty.count * g->ph[i].tx.count;
@@ -141,16 +141,24 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
         }
         for (int64_t gi = 0; gi < s->groups; gi++) {
             float *a = out + (size_t)gi * g->a_group;
-            for (int64_t r0 = 0; r0 < s->cout_g; r0 += mr)
+            for (int64_t r0 = 0; r0 < s->cout_g; r0 += mr) {
+                for (int64_t j = 0; j < nj; j++) /* each pair's run in this panel */
+                    at[j] = col[j] + r0 * kp[j];
+                const int64_t rows = s->cout_g - r0 < mr ? s->cout_g - r0 : mr;
                 for (int64_t ci = 0; ci < s->cin_g; ci++)
                     for (int64_t r = 0; r < mr; r++) {
-                        const bool row = r0 + r < s->cout_g;
-                        const float *w = pb->wt + (gi * s->cin_g + ci) * pb->ws[0] +
-                                         (row ? (r0 + r) * pb->ws[1] : 0);
                         float *d = a + ci * mr + r;
-                        for (int64_t j = 0; j < nj; j++)
-                            d[col[j] + r0 * kp[j]] = row ? w[src[j]] : 0.0f;
+                        if (r < rows) {
+                            const float *w =
+                                pb->wt + (gi * s->cin_g + ci) * pb->ws[0] + (r0 + r) * pb->ws[1];
+                            for (int64_t j = 0; j < nj; j++)
+                                d[at[j]] = w[src[j]];
+                        } else {
+                            for (int64_t j = 0; j < nj; j++)
+                                d[at[j]] = 0.0f;
+                        }
                     }
+            }
         }
     }
     float *bias = out + g->bias_off;

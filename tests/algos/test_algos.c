@@ -100,13 +100,20 @@ static void describe(const problem *pr, char *buf, size_t len)
 }
 
 /* Runs one problem through every algorithm, ISA, thread count and the plan path: the
- * 1-thread result against the reference, the others bit for bit against it. */
+ * 1-thread result against the reference, the others bit for bit against it. The
+ * weight's layout cycles through the four from one call to the next (the packers and
+ * the plan's private copy read any view). */
 static void check_problem(const problem *pr, tu_rng *r, tu_layout xl, tu_layout yl)
 {
+    static unsigned calls;
+    const tu_layout wl = (tu_layout)(calls++ % 4);
     char what[512], msg[512];
     describe(pr, what, sizeof what);
+    const size_t used = strlen(what);
+    snprintf(what + used, sizeof what - used, " layouts x %d w %d y %d", (int)xl, (int)wl,
+             (int)yl);
     tu_tensor x = tu_tensor_new(pr->rank, pr->xshape, xl, r, 0);
-    tu_tensor w = tu_tensor_new(4, pr->wshape, TU_CONTIGUOUS, r, 0);
+    tu_tensor w = tu_tensor_new(4, pr->wshape, wl, r, 0);
     int64_t cout = pr->wshape[1] * pr->p.groups;
     tu_tensor b = tu_tensor_new(1, &cout, TU_CONTIGUOUS, r, 0);
     tu_tensor ref = tu_tensor_new(pr->rank, pr->yshape, TU_CONTIGUOUS, NULL, 0);
