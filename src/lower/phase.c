@@ -113,13 +113,15 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
     const plan_geom *g = full_geometry(s, isa);
     float *out = dst;
     const int64_t mr = g->mr;
-    /* Panel by panel of MR output channels, each weight row w[ci, co, :, :] read once
-     * and its taps sent to the columns (ty, tx, ci) of their phases, through a table of
-     * the (phase, tap) pairs, PACK_TAPS at a time (kernels larger than that take
-     * several passes): each pair's source offset, where its column run starts in panel
-     * 0 and how far the next panel's starts (the phase's K). (Phase by phase, each
-     * weight line came back from memory once per tap: dcgan2's 8.4 MB took 13 ms, 19%
-     * of a one-shot call.) */
+    /* Panel by panel of MR output channels, input channel by input channel: the
+     * panel's MR weight rows w[ci, r0 .. r0 + MR, :, :] are read from memory once and
+     * their taps sent to the columns (ty, tx, ci) of their phases, MR adjacent values
+     * per tap, through a table of the (phase, tap) pairs, PACK_TAPS at a time (kernels
+     * larger than that take several passes): each pair's source offset, where its
+     * column run starts in panel 0 and how far the next panel's starts (the phase's K).
+     * (Phase by phase, each weight line came back from memory once per tap: dcgan2's
+     * 8.4 MB took 13 ms, 19% of a one-shot call. Row by row, one value per tap and row
+     * through the table, s1_k3's plan creation took 1.5x as long.) */
     enum { PACK_TAPS = 64 };
     int64_t src[PACK_TAPS], col[PACK_TAPS], kp[PACK_TAPS], at[PACK_TAPS];
     int64_t ntot = 0;
@@ -145,19 +147,21 @@ static void pack(const tconv_problem *pb, tconv_isa isa, void *dst)
                 for (int64_t j = 0; j < nj; j++) /* each pair's run in this panel */
                     at[j] = col[j] + r0 * kp[j];
                 const int64_t rows = s->cout_g - r0 < mr ? s->cout_g - r0 : mr;
-                for (int64_t ci = 0; ci < s->cin_g; ci++)
-                    for (int64_t r = 0; r < mr; r++) {
-                        float *d = a + ci * mr + r;
-                        if (r < rows) {
-                            const float *w =
-                                pb->wt + (gi * s->cin_g + ci) * pb->ws[0] + (r0 + r) * pb->ws[1];
-                            for (int64_t j = 0; j < nj; j++)
-                                d[at[j]] = w[src[j]];
-                        } else {
-                            for (int64_t j = 0; j < nj; j++)
-                                d[at[j]] = 0.0f;
-                        }
+                for (int64_t ci = 0; ci < s->cin_g; ci++) {
+                    /* the panel's rows of w[ci, r0 + r, :, :]: each pair's MR values
+                     * are adjacent in the panel (its rows read from lines in L1) */
+                    const float *w =
+                        pb->wt + (gi * s->cin_g + ci) * pb->ws[0] + r0 * pb->ws[1];
+                    float *d = a + ci * mr;
+                    for (int64_t j = 0; j < nj; j++) {
+                        const float *wj = w + src[j];
+                        float *dj = d + at[j];
+                        for (int64_t r = 0; r < rows; r++)
+                            dj[r] = wj[r * pb->ws[1]];
+                        for (int64_t r = rows; r < mr; r++)
+                            dj[r] = 0.0f;
                     }
+                }
             }
         }
     }
