@@ -81,7 +81,8 @@ bool tconv__direct_channels_last(const tconv_problem *pb)
 
 /* Channels-last depthwise tasks: (image, band of rows, run of blocks of 16 channels),
  * runs innermost (neighbouring tasks write neighbouring memory); bands enough for
- * MIN_TASKS. A task's blocks are as many as its packed weights allow (CL_WFLOATS on
+ * MIN_TASKS unless that makes them too short for their weight packing
+ * (cl_rows_per_task). A task's blocks are as many as its packed weights allow (CL_WFLOATS on
  * its stack): each output row is written whole, its points' channels together, rather
  * than a 64-byte slice of every point per task (dw_k4s2 NHWC against one block per
  * task: 1.07x by the medians, 1.16x by the minima of 5 alternating runs). */
@@ -102,10 +103,26 @@ static int64_t cl_runs(const tconv_shape *s)
     return ceil_div(cl_blocks(s), cl_blocks_per_task(s));
 }
 
+/* Rows per task: bands enough for MIN_TASKS, but at least CL_MACS_PER_WEIGHT
+ * multiply-adds per channel for each weight a task packs (kh*kw per channel): each
+ * task packs its blocks' weights first, and dw_k4s2's 64 bands of two rows spent a
+ * fifth of the time doing so. */
+#define CL_MACS_PER_WEIGHT 256.0
+
 static int64_t cl_rows_per_task(const tconv_shape *s)
 {
     const int64_t bands = min64(s->hout, ceil_div(MIN_TASKS, s->n * cl_runs(s)));
-    return ceil_div(s->hout, bands);
+    const int64_t rows = ceil_div(s->hout, bands);
+    double taps = (double)s->kh * (double)s->kw / ((double)s->sh * (double)s->sw);
+    if (taps < 1.0)
+        taps = 1.0;
+    const double least = CL_MACS_PER_WEIGHT * (double)s->kh * (double)s->kw /
+                         ((double)s->wout * taps); /* rows */
+    if ((double)rows >= least)
+        return rows;
+    /* as many equal bands as have that many rows (one when none has) */
+    const double most = (double)s->hout / least;
+    return ceil_div(s->hout, most < 1.0 ? 1 : (int64_t)most);
 }
 
 int64_t tconv__direct_tasks(const tconv_problem *pb)
@@ -510,17 +527,29 @@ static void cl_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
     const int64_t oy0 = band * rpt, oy1 = min64(s->hout, oy0 + rpt), taps = s->kh * s->kw;
     tconv_direct_cols cols;
     tconv__direct_cols_init(s, &cols);
-    /* block b: tap (ky, i) of lane l at wt[((b*kh + ky)*kw + i)*16 + l], bias at init */
+    /* block b: tap (ky, i) of lane l at wt[((b*kh + ky)*kw + i)*16 + l], bias at init;
+     * channel by channel, each reading its own weights (lanes past the last channel
+     * 0). (Lane by lane for each tap, with the tap's column looked up per value, it
+     * took a fifth of dw_k4s2's time with channels last: 64 tasks of two rows each
+     * pack their 1024 weights.) */
     float wt[CL_WFLOATS], init[CL_WFLOATS / 16];
+    /* tap t = (ky, i): its weight's offset in a channel, its lanes' place in a block */
+    int64_t src[TCONV_DIRECT_CL_TAPS], dst[TCONV_DIRECT_CL_TAPS], ntap = 0;
+    for (int64_t ky = 0; ky < s->kh; ky++)
+        for (int32_t i = 0; i < cols.ntaps; i++, ntap++) {
+            src[ntap] = ky * pb->ws[2] + cols.kx[i] * pb->ws[3];
+            dst[ntap] = (ky * s->kw + i) * 16;
+        }
     for (int64_t b = 0; b < nb; b++) {
         const int64_t c0 = (b0 + b) * 16, nc = min64(16, s->cout - c0);
-        for (int64_t ky = 0; ky < s->kh; ky++)
-            for (int32_t i = 0; i < cols.ntaps; i++)
-                for (int64_t l = 0; l < 16; l++)
-                    wt[((b * s->kh + ky) * s->kw + i) * 16 + l] =
-                        l < nc ? pb->wt[(c0 + l) * pb->ws[0] + ky * pb->ws[2] +
-                                        cols.kx[i] * pb->ws[3]]
-                               : 0.0f;
+        float *wb = wt + b * s->kh * s->kw * 16;
+        if (nc < 16)
+            memset(wb, 0, (size_t)(s->kh * s->kw * 16) * sizeof(float));
+        for (int64_t l = 0; l < nc; l++) {
+            const float *wc = pb->wt + (c0 + l) * pb->ws[0];
+            for (int64_t t = 0; t < ntap; t++)
+                wb[dst[t] + l] = wc[src[t]];
+        }
         for (int64_t l = 0; l < 16; l++)
             init[b * 16 + l] = l < nc && s->has_bias ? pb->b[(c0 + l) * pb->bs] : 0.0f;
     }

@@ -525,7 +525,23 @@ static void test_channels_last_choice(void **state)
     memcpy(pb.xs, cl, sizeof cl);
     memcpy(pb.ys, ycl, sizeof ycl);
     assert_true(tconv__direct_channels_last(&pb));
-    assert_int_equal(tconv__direct_tasks(&pb), 16); /* 2 blocks, one run; 16 bands */
+    /* 2 blocks, one run; one band: a band of 16 rows of 16 columns (1024 multiply-adds
+     * per channel) is below 256 per packed weight (16 per channel) */
+    assert_int_equal(tconv__direct_tasks(&pb), 1);
+    /* dw_k4s2 (64 channels, 64x64 -> 128x128): 4 blocks, one run, bands of 8 rows
+     * (2 rows for MIN_TASKS, then at least 256 * 16 / (128 * 4) rows): 16 tasks; two
+     * images, 16 bands each */
+    tconv_problem dw = pb;
+    dw.s.cin = dw.s.cout = dw.s.groups = 64;
+    dw.s.h = dw.s.w = 64;
+    dw.s.hout = dw.s.wout = 128;
+    const int64_t dx[4] = {64 * 64 * 64, 1, 64 * 64, 64}, dy[4] = {128 * 128 * 64, 1, 128 * 64, 64};
+    memcpy(dw.xs, dx, sizeof dx);
+    memcpy(dw.ys, dy, sizeof dy);
+    assert_true(tconv__direct_channels_last(&dw));
+    assert_int_equal(tconv__direct_tasks(&dw), 16);
+    dw.s.n = 2;
+    assert_int_equal(tconv__direct_tasks(&dw), 32);
     pb.ys[1] = 256; /* NCHW output */
     assert_false(tconv__direct_channels_last(&pb));
     pb.ys[1] = 1;
