@@ -122,6 +122,44 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
         tconv__im2col_panel_scalar(panel, nr, ncols, taps, K, segs, nsegs, x, xs2, h, w);
 }
 
+/* Channels last: points [0, n) (n <= 16) of up to 8 C rows (channels; mm of them),
+ * transposed in registers: 8 whole-row loads, unpacks and shuffles within 128-bit
+ * lanes give each point's channels 0-3 and 4-7 in one lane of two vectors, a
+ * two-source permute puts two points' 8 channels in a vector, and each point is one
+ * masked store. */
+static void store_points(float *y, int64_t step, const float *c, int64_t ldc, int64_t mm,
+                         int64_t n)
+{
+    __m512 r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = i < mm ? _mm512_loadu_ps(c + i * ldc) : _mm512_setzero_ps();
+    /* lane k of t[2i]: rows 2i, 2i+1 of points 4k, 4k+1; of t[2i+1]: of 4k+2, 4k+3 */
+    __m512 t[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* lane k of u[j]: rows 0-3 of point 4k + j; of v[j]: rows 4-7 */
+    const __m512 u[4] = {_mm512_shuffle_ps(t[0], t[2], 0x44), _mm512_shuffle_ps(t[0], t[2], 0xee),
+                         _mm512_shuffle_ps(t[1], t[3], 0x44), _mm512_shuffle_ps(t[1], t[3], 0xee)};
+    const __m512 v[4] = {_mm512_shuffle_ps(t[4], t[6], 0x44), _mm512_shuffle_ps(t[4], t[6], 0xee),
+                         _mm512_shuffle_ps(t[5], t[7], 0x44), _mm512_shuffle_ps(t[5], t[7], 0xee)};
+    /* [u lane 0, v lane 0, u lane 1, v lane 1] and the same of lanes 2 and 3 */
+    const __m512i lo = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+    const __m512i hi =
+        _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8);
+    const __mmask16 k = lanes(0, mm);
+    for (int j = 0; j < 4; j++) {
+        const __m512 a = _mm512_permutex2var_ps(u[j], lo, v[j]); /* points j, 4 + j */
+        const __m512 b = _mm512_permutex2var_ps(u[j], hi, v[j]); /* points 8 + j, 12 + j */
+        const __m512 pts[4] = {a, _mm512_shuffle_f32x4(a, a, 0xee), b,
+                               _mm512_shuffle_f32x4(b, b, 0xee)};
+        for (int q = 0; q < 4; q++)
+            if (4 * q + j < n)
+                _mm512_mask_storeu_ps(y + (4 * q + j) * step, k, pts[q]);
+    }
+}
+
 /* Contiguous (step 1) and every-other-column (step 2: the output of a stride-2 phase in
  * NCHW) runs go 16 output floats at a time; step 2 spreads 8 C values over the even
  * lanes with a permute and writes only those lanes. Loads are whole vectors (a masked
@@ -130,17 +168,14 @@ void tconv__im2col_panel_avx512(float *panel, int64_t nr, int64_t ncols,
 void tconv__phase_store_avx512(float *y, int64_t ys_co, int64_t step, const float *c,
                                int64_t ldc, int64_t m, int64_t len)
 {
-    if (ys_co == 1 && m > 1 && m <= 16 && ldc <= INT32_MAX / 16) {
-        /* channels last: each point's m channels are one C column, gathered, and one
-         * masked store */
-        const __m512i rows = _mm512_mullo_epi32(
-            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-            _mm512_set1_epi32((int32_t)ldc));
-        const __mmask16 k = lanes(0, m);
-        for (int64_t t = 0; t < len; t++)
-            _mm512_mask_storeu_ps(
-                y + t * step, k,
-                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, rows, c + t, sizeof(float)));
+    if (ys_co == 1 && m > 1) {
+        /* channels last: 16 points and 8 channels at a time (store_points). A gather
+         * per point took 58% of grp4's time: its loads wait for the C block's stores
+         * to leave the store buffer, which a gather cannot read from. */
+        for (int64_t r0 = 0; r0 < m; r0 += 8)
+            for (int64_t t0 = 0; t0 < len; t0 += 16)
+                store_points(y + t0 * step + r0, step, c + r0 * ldc + t0, ldc,
+                             m - r0 < 8 ? m - r0 : 8, len - t0 < 16 ? len - t0 : 16);
         return;
     }
     if (step != 1 && step != 2) {
