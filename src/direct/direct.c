@@ -533,7 +533,8 @@ static void cl_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
      * took a fifth of dw_k4s2's time with channels last: 64 tasks of two rows each
      * pack their 1024 weights.) */
     float wt[CL_WFLOATS], init[CL_WFLOATS / 16];
-    /* tap t = (ky, i): its weight's offset in a channel, its lanes' place in a block */
+    /* tap (ky, i), counted in ntap: its weight's offset in a channel, its lanes' place
+     * in a block */
     int64_t src[TCONV_DIRECT_CL_TAPS], dst[TCONV_DIRECT_CL_TAPS], ntap = 0;
     for (int64_t ky = 0; ky < s->kh; ky++)
         for (int32_t i = 0; i < cols.ntaps; i++, ntap++) {
@@ -547,8 +548,8 @@ static void cl_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
             memset(wb, 0, (size_t)(s->kh * s->kw * 16) * sizeof(float));
         for (int64_t l = 0; l < nc; l++) {
             const float *wc = pb->wt + (c0 + l) * pb->ws[0];
-            for (int64_t t = 0; t < ntap; t++)
-                wb[dst[t] + l] = wc[src[t]];
+            for (int64_t i = 0; i < ntap; i++)
+                wb[dst[i] + l] = wc[src[i]];
         }
         for (int64_t l = 0; l < 16; l++)
             init[b * 16 + l] = l < nc && s->has_bias ? pb->b[(c0 + l) * pb->bs] : 0.0f;
