@@ -66,8 +66,6 @@ static void copy_dense(float *dst, const float *src, int rank, const int64_t *sh
     int64_t idx[TCONV_MAX_RANK] = {0, 0, 0, 0}, total = 1;
     for (int d = 0; d < rank; d++)
         total *= shape[d];
-    if (total == 0)
-        return;
     const int64_t step = rank > 0 ? stride[rank - 1] : 0;
     int outer = rank > 0 ? rank - 1 : 0; /* dimensions [0, outer) are stepped */
     int64_t run = rank > 0 ? shape[rank - 1] : 1;

@@ -50,14 +50,19 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return a / b + (a % b != 0);
 }
 
+/* Multiply-adds per output element, on average over the stride phases (at least 1). */
+static double macs_per_output(const tconv_shape *s)
+{
+    const double taps =
+        (double)s->cin_g * (double)s->kh * (double)s->kw / ((double)s->sh * (double)s->sw);
+    return taps < 1.0 ? 1.0 : taps;
+}
+
 /* Output rows per task: the whole plane unless that leaves too few tasks or too much
  * work in one. Pure function of the shape. */
 static int64_t rows_per_task(const tconv_shape *s)
 {
-    double taps = (double)s->cin_g * (double)s->kh * (double)s->kw / ((double)s->sh * (double)s->sw);
-    if (taps < 1.0)
-        taps = 1.0;
-    double rows = TASK_WORK / ((double)s->wout * taps);
+    double rows = TASK_WORK / ((double)s->wout * macs_per_output(s));
     int64_t rpt = rows >= (double)s->hout ? s->hout : rows < 1.0 ? 1 : (int64_t)rows;
     int64_t planes = s->n * s->cout;
     if (planes < MIN_TASKS) {
@@ -113,11 +118,8 @@ static int64_t cl_rows_per_task(const tconv_shape *s)
 {
     const int64_t bands = min64(s->hout, ceil_div(MIN_TASKS, s->n * cl_runs(s)));
     const int64_t rows = ceil_div(s->hout, bands);
-    double taps = (double)s->kh * (double)s->kw / ((double)s->sh * (double)s->sw);
-    if (taps < 1.0)
-        taps = 1.0;
     const double least = CL_MACS_PER_WEIGHT * (double)s->kh * (double)s->kw /
-                         ((double)s->wout * taps); /* rows */
+                         ((double)s->wout * macs_per_output(s)); /* rows */
     if ((double)rows >= least)
         return rows;
     /* as many equal bands as have that many rows (one when none has) */
@@ -533,23 +535,20 @@ static void cl_task(const tconv_problem *pb, tconv_isa isa, int64_t t)
      * took a fifth of dw_k4s2's time with channels last: 64 tasks of two rows each
      * pack their 1024 weights.) */
     float wt[CL_WFLOATS], init[CL_WFLOATS / 16];
-    /* tap (ky, i), counted in ntap: its weight's offset in a channel, its lanes' place
-     * in a block */
-    int64_t src[TCONV_DIRECT_CL_TAPS], dst[TCONV_DIRECT_CL_TAPS], ntap = 0;
+    /* tap ky*kw + i (cols.ntaps == kw): its weight's offset in a channel */
+    int64_t src[TCONV_DIRECT_CL_TAPS];
     for (int64_t ky = 0; ky < s->kh; ky++)
-        for (int32_t i = 0; i < cols.ntaps; i++, ntap++) {
-            src[ntap] = ky * pb->ws[2] + cols.kx[i] * pb->ws[3];
-            dst[ntap] = (ky * s->kw + i) * 16;
-        }
+        for (int32_t i = 0; i < cols.ntaps; i++)
+            src[ky * s->kw + i] = ky * pb->ws[2] + cols.kx[i] * pb->ws[3];
     for (int64_t b = 0; b < nb; b++) {
         const int64_t c0 = (b0 + b) * 16, nc = min64(16, s->cout - c0);
-        float *wb = wt + b * s->kh * s->kw * 16;
+        float *wb = wt + b * taps * 16;
         if (nc < 16)
-            memset(wb, 0, (size_t)(s->kh * s->kw * 16) * sizeof(float));
+            memset(wb, 0, (size_t)(taps * 16) * sizeof(float));
         for (int64_t l = 0; l < nc; l++) {
             const float *wc = pb->wt + (c0 + l) * pb->ws[0];
-            for (int64_t i = 0; i < ntap; i++)
-                wb[dst[i] + l] = wc[src[i]];
+            for (int64_t i = 0; i < taps; i++)
+                wb[i * 16 + l] = wc[src[i]];
         }
         for (int64_t l = 0; l < 16; l++)
             init[b * 16 + l] = l < nc && s->has_bias ? pb->b[(c0 + l) * pb->bs] : 0.0f;
